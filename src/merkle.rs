@@ -91,7 +91,11 @@ pub enum MerkleError {
     #[error("proof does not lead to the expected root")]
     RootMismatch,
     #[error("node ({level}, {index}) is not available: {reason}")]
-    MissingNode { level: u8, index: u64, reason: String },
+    MissingNode {
+        level: u8,
+        index: u64,
+        reason: String,
+    },
 }
 
 /// `SHA-256(0x00 || data)`: the hash of a leaf.
@@ -271,7 +275,11 @@ fn inclusion_ranges(m: u64, lo: u64, hi: u64, plan: &mut Plan) {
 
 /// The inclusion proof of leaf `index` in the tree of size `n` (RFC 9162 §2.1.3.1), leaf side
 /// first. It reads O(log n) nodes.
-pub fn inclusion_proof(index: u64, n: u64, reader: &dyn HashReader) -> Result<Vec<Hash>, MerkleError> {
+pub fn inclusion_proof(
+    index: u64,
+    n: u64,
+    reader: &dyn HashReader,
+) -> Result<Vec<Hash>, MerkleError> {
     if index >= n {
         return Err(MerkleError::IndexOutOfRange { index, size: n });
     }
@@ -301,9 +309,16 @@ fn consistency_ranges(m: u64, lo: u64, hi: u64, complete: bool, plan: &mut Plan)
 
 /// The consistency proof between trees of sizes `m` and `n` (RFC 9162 §2.1.4.1), for
 /// `0 < m <= n`; empty when `m == n`.
-pub fn consistency_proof(m: u64, n: u64, reader: &dyn HashReader) -> Result<Vec<Hash>, MerkleError> {
+pub fn consistency_proof(
+    m: u64,
+    n: u64,
+    reader: &dyn HashReader,
+) -> Result<Vec<Hash>, MerkleError> {
     if m > n {
-        return Err(MerkleError::SizesOutOfOrder { first: m, second: n });
+        return Err(MerkleError::SizesOutOfOrder {
+            first: m,
+            second: n,
+        });
     }
     if m == 0 {
         return Err(MerkleError::EmptyFirstTree);
@@ -334,7 +349,12 @@ pub fn verify_inclusion(
 
 /// The root that an inclusion proof implies, after checking its shape against `(index, n)`:
 /// the path must be exactly as long as the tree needs (the final `sn == 0` check).
-pub fn root_from_inclusion(index: u64, n: u64, leaf: &Hash, proof: &[Hash]) -> Result<Hash, MerkleError> {
+pub fn root_from_inclusion(
+    index: u64,
+    n: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+) -> Result<Hash, MerkleError> {
     if index >= n {
         return Err(MerkleError::IndexOutOfRange { index, size: n });
     }
@@ -377,7 +397,10 @@ pub fn verify_consistency(
     proof: &[Hash],
 ) -> Result<(), MerkleError> {
     if m > n {
-        return Err(MerkleError::SizesOutOfOrder { first: m, second: n });
+        return Err(MerkleError::SizesOutOfOrder {
+            first: m,
+            second: n,
+        });
     }
     if m == 0 {
         return Err(MerkleError::EmptyFirstTree);
@@ -386,7 +409,11 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(MerkleError::WrongProofLength);
         }
-        return if root_m == root_n { Ok(()) } else { Err(MerkleError::RootMismatch) };
+        return if root_m == root_n {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        };
     }
     if proof.is_empty() || proof.len() > MAX_PROOF_HASHES {
         return Err(MerkleError::WrongProofLength);
@@ -439,7 +466,10 @@ mod tests {
     }
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/merkle.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/vectors/merkle.json"
+        );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
@@ -453,7 +483,11 @@ mod tests {
     }
 
     fn hashes(v: &serde_json::Value) -> Vec<Hash> {
-        v.as_array().unwrap().iter().map(|x| h(x.as_str().unwrap())).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| h(x.as_str().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -475,7 +509,10 @@ mod tests {
         let ls = leaves(&v);
         assert_eq!(ls, hashes(&v["leaf_hashes"]));
         let extra = &v["extra_hashes"];
-        assert_eq!(leaf_hash(b"L123456").to_hex(), extra["leaf_hash(ascii 'L123456')"].as_str().unwrap());
+        assert_eq!(
+            leaf_hash(b"L123456").to_hex(),
+            extra["leaf_hash(ascii 'L123456')"].as_str().unwrap()
+        );
         let n = node_hash(&Hash::from_slice(&[0; 32]).unwrap(), &Hash::default());
         assert_ne!(n, Hash::default());
         let mut l = [0u8; 32];
@@ -488,9 +525,16 @@ mod tests {
         want.update(b"N123N456");
         assert_eq!(
             hex::encode(want.finalize()),
-            extra["node_hash(ascii 'N123', ascii 'N456')"].as_str().unwrap()
+            extra["node_hash(ascii 'N123', ascii 'N456')"]
+                .as_str()
+                .unwrap()
         );
-        assert_eq!(leaf_hash(b"hello world").to_base64(), extra["leaf_hash(ascii 'hello world') base64"].as_str().unwrap());
+        assert_eq!(
+            leaf_hash(b"hello world").to_base64(),
+            extra["leaf_hash(ascii 'hello world') base64"]
+                .as_str()
+                .unwrap()
+        );
     }
 
     #[test]
@@ -499,8 +543,15 @@ mod tests {
         let ls = leaves(&v);
         for (size, root) in v["roots"].as_object().unwrap() {
             let size: u64 = size.parse().unwrap();
-            assert_eq!(tree_root(size, &LeafHashes(&ls)).unwrap(), h(root.as_str().unwrap()), "size {size}");
-            assert_eq!(subtree_root(&ls[..size as usize]), h(root.as_str().unwrap()));
+            assert_eq!(
+                tree_root(size, &LeafHashes(&ls)).unwrap(),
+                h(root.as_str().unwrap()),
+                "size {size}"
+            );
+            assert_eq!(
+                subtree_root(&ls[..size as usize]),
+                h(root.as_str().unwrap())
+            );
         }
         assert_eq!(h(v["empty_tree_root"].as_str().unwrap()), empty_root());
     }
@@ -511,9 +562,16 @@ mod tests {
         let ls = leaves(&v);
         let roots = v["roots"].as_object().unwrap();
         for case in v["inclusion"].as_array().unwrap() {
-            let (i, n) = (case["index"].as_u64().unwrap(), case["tree_size"].as_u64().unwrap());
+            let (i, n) = (
+                case["index"].as_u64().unwrap(),
+                case["tree_size"].as_u64().unwrap(),
+            );
             let want = hashes(&case["path"]);
-            assert_eq!(inclusion_proof(i, n, &LeafHashes(&ls)).unwrap(), want, "inclusion {i} in {n}");
+            assert_eq!(
+                inclusion_proof(i, n, &LeafHashes(&ls)).unwrap(),
+                want,
+                "inclusion {i} in {n}"
+            );
             let root = h(roots[&n.to_string()].as_str().unwrap());
             verify_inclusion(i, n, &ls[i as usize], &want, &root).unwrap();
         }
@@ -525,9 +583,16 @@ mod tests {
         let ls = leaves(&v);
         let roots = v["roots"].as_object().unwrap();
         for case in v["consistency"].as_array().unwrap() {
-            let (m, n) = (case["first"].as_u64().unwrap(), case["second"].as_u64().unwrap());
+            let (m, n) = (
+                case["first"].as_u64().unwrap(),
+                case["second"].as_u64().unwrap(),
+            );
             let want = hashes(&case["proof"]);
-            assert_eq!(consistency_proof(m, n, &LeafHashes(&ls)).unwrap(), want, "consistency {m} {n}");
+            assert_eq!(
+                consistency_proof(m, n, &LeafHashes(&ls)).unwrap(),
+                want,
+                "consistency {m} {n}"
+            );
             let rm = h(roots[&m.to_string()].as_str().unwrap());
             let rn = h(roots[&n.to_string()].as_str().unwrap());
             verify_consistency(m, n, &rm, &rn, &want).unwrap();
@@ -545,7 +610,11 @@ mod tests {
                 .get("path")
                 .or_else(|| case.get("proof"))
                 .and_then(|p| p.as_array())
-                .map(|a| a.iter().map(|x| Hash::from_base64(x.as_str().unwrap_or(""))).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|x| Hash::from_base64(x.as_str().unwrap_or("")))
+                        .collect()
+                })
                 .unwrap_or_default();
             let path: Result<Vec<Hash>, _> = path.into_iter().collect();
             let result = match case["kind"].as_str().unwrap() {
@@ -582,13 +651,21 @@ mod tests {
         let raw = B64.decode(v.as_str().unwrap()).unwrap();
         Hash::from_slice(&raw).unwrap_or_else(|_| {
             // Domain-separated so that "" never maps onto the real empty-tree root.
-            Hash(Sha256::new().chain_update(b"probe placeholder:").chain_update(&raw).finalize().into())
+            Hash(
+                Sha256::new()
+                    .chain_update(b"probe placeholder:")
+                    .chain_update(&raw)
+                    .finalize()
+                    .into(),
+            )
         })
     }
 
     /// Probes write an absent proof as `null`.
     fn probe_proof(v: &serde_json::Value) -> Vec<Hash> {
-        v.as_array().map(|a| a.iter().map(probe_hash).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| a.iter().map(probe_hash).collect())
+            .unwrap_or_default()
     }
 
     fn probe_files(kind: &str) -> Vec<(String, serde_json::Value)> {
@@ -630,7 +707,11 @@ mod tests {
                     &probe_hash(&v["root"]),
                 )
             });
-            assert_eq!(got.is_err(), v["wantErr"].as_bool().unwrap(), "{name}: {got:?}");
+            assert_eq!(
+                got.is_err(),
+                v["wantErr"].as_bool().unwrap(),
+                "{name}: {got:?}"
+            );
         }
     }
 
@@ -647,7 +728,11 @@ mod tests {
                 &probe_hash(&v["root2"]),
                 &proof,
             );
-            assert_eq!(got.is_err(), v["wantErr"].as_bool().unwrap(), "{name}: {got:?}");
+            assert_eq!(
+                got.is_err(),
+                v["wantErr"].as_bool().unwrap(),
+                "{name}: {got:?}"
+            );
         }
     }
 

@@ -1,0 +1,73 @@
+//! Command-line definitions (clap) and dispatch. Each command group lives in its own file and
+//! turns library results into output: data on stdout, progress and errors on stderr.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod args;
+mod checkpoint;
+mod demo;
+mod key;
+mod log;
+mod proof;
+
+/// Exit code when a verification ran and failed (bad signature, proof mismatch, audit findings).
+pub const EXIT_FAILED: u8 = 1;
+
+/// A transparency log of firmware releases and their independent reproductions, kept in Git.
+///
+/// Vendors append signed release entries, guest owners append signed reproduction entries,
+/// and anyone verifies offline: inclusion and consistency proofs over an RFC 9162 Merkle tree
+/// stored as C2SP tlog-tiles in a Git branch, signed C2SP checkpoints, witness cosignatures.
+#[derive(Parser)]
+#[command(
+    name = "fwlog",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate signing keys and print verifier keys (Go `note` key strings).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Verify signed checkpoints (C2SP tlog-checkpoint with tlog-cosignature/v1).
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
+    /// Verify offline inclusion proofs (C2SP tlog-proof).
+    #[command(subcommand)]
+    Proof(proof::ProofCommand),
+    /// Create, append to, list, prove from and audit a log kept in a Git repository.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Run the whole job end to end in a fresh directory, one line per step.
+    Demo(demo::DemoArgs),
+    /// Commit entries under pending/ for a pull-request workflow (integrate them with `fwlog log integrate`).
+    Submit(log::SubmitArgs),
+}
+
+/// Parses arguments, runs the command and maps failures to one line on stderr.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Key(c) => key::run(c),
+        Command::Checkpoint(c) => checkpoint::run(c),
+        Command::Proof(c) => proof::run(c),
+        Command::Log(c) => log::run(c),
+        Command::Submit(a) => log::submit(a),
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fwlog: {}", args::error_line(&e));
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,990 @@
+//! The log in Git: a C2SP tlog-tiles tree committed on a branch, one commit per append.
+//!
+//! Tree layout at the branch root (normative description in `log-format.md`):
+//! - `checkpoint`: the signed checkpoint (C2SP tlog-checkpoint note);
+//! - `log-info`: origin and log verifier key, so a clone knows what it holds;
+//! - `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`: exactly the tiles that exist for the
+//!   checkpoint's size (full tiles, plus the current partial tile of each level);
+//! - `index/<aa>/<bb>`: a derived lookup aid, leaf hash → index, used to refuse duplicates;
+//! - `pending/<sha256>.entry`: entries submitted for the next integration (not yet logged).
+//!
+//! Writing order gives crash safety: every object is written first (content-addressed and
+//! harmless when orphaned, fsynced), the commit next, and the branch ref last with a
+//! compare-and-swap against the commit the append started from. A concurrent appender that
+//! moved the branch makes the swap fail, and the append is redone on the new head.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Once;
+
+use git2::{build::TreeUpdateBuilder, ErrorCode, FileMode, ObjectType, Oid, Repository};
+use thiserror::Error;
+
+use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
+use crate::merkle::{self, Hash, MerkleError};
+use crate::note::{NoteError, SignerKey, VerifierKey};
+use crate::proof::TlogProof;
+use crate::tiles::{self, Tile, TileError, TileHashReader, TileKind, TileReader, MAX_ENTRY_SIZE};
+
+pub const CHECKPOINT_PATH: &str = "checkpoint";
+pub const INFO_PATH: &str = "log-info";
+pub const INDEX_DIR: &str = "index";
+pub const PENDING_DIR: &str = "pending";
+pub const DEFAULT_BRANCH: &str = "fwlog";
+/// First line of `log-info`.
+pub const INFO_HEADER: &str = "fwlog-log/v1";
+
+/// Largest blob read from a log tree: a full entry bundle of maximal entries.
+pub const MAX_BLOB_BYTES: usize = 256 * (2 + MAX_ENTRY_SIZE);
+/// Largest `log-info` or index shard accepted.
+const MAX_SMALL_FILE: usize = 1 << 20;
+/// How often an append is redone when another writer moved the branch meanwhile.
+const CAS_RETRIES: usize = 32;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0} is not a fwlog log: {1}")]
+    NotALog(String, String),
+    #[error("a log already exists on branch {0}; refusing to re-initialise it")]
+    AlreadyInitialised(String),
+    #[error("the log moved while appending (another writer won {0} times); retry")]
+    Moved(usize),
+    #[error("corrupt log file {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    #[error("tiles: {0}")]
+    Tile(#[from] TileError),
+    #[error("merkle: {0}")]
+    Merkle(#[from] MerkleError),
+    #[error("key: {0}")]
+    Key(#[from] NoteError),
+    #[error("the signing key {given} is not this log's key {expected}")]
+    WrongKey { given: String, expected: String },
+    #[error("entry {name}: {reason}")]
+    InvalidEntry { name: String, reason: String },
+    #[error("entry index {index} is not in a log of size {size}")]
+    NoSuchEntry { index: u64, size: u64 },
+    #[error("proof: {0}")]
+    Proof(#[from] crate::proof::ProofError),
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn corrupt(path: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Makes libgit2 fsync object files and refs, so that a power cut after the ref update cannot
+/// leave the ref pointing at objects that never reached the disk.
+fn enable_fsync() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: git_libgit2_opts with GIT_OPT_ENABLE_FSYNC_GITDIR takes one int argument; it
+        // only sets a global flag. git2 initialises libgit2 before any repository is opened,
+        // and `Repository::open*` below runs after this call; we init explicitly here.
+        unsafe {
+            libgit2_sys::init();
+            libgit2_sys::git_libgit2_opts(
+                libgit2_sys::GIT_OPT_ENABLE_FSYNC_GITDIR as std::ffi::c_int,
+                1 as std::ffi::c_int,
+            );
+        }
+    });
+}
+
+/// The `log-info` file: which log this is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogInfo {
+    pub origin: String,
+    pub key: VerifierKey,
+}
+
+impl LogInfo {
+    /// `fwlog-log/v1\norigin <origin>\nkey <verifier key>\n`, exactly.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        format!("{INFO_HEADER}\norigin {}\nkey {}\n", self.origin, self.key).into_bytes()
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<LogInfo> {
+        let bad = |r: &str| corrupt(INFO_PATH, r);
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        let lines: Vec<&str> = text.split_terminator('\n').collect();
+        if !text.ends_with('\n') || lines.len() != 3 || lines[0] != INFO_HEADER {
+            return Err(bad("expected three lines: fwlog-log/v1, origin, key"));
+        }
+        let origin = lines[1]
+            .strip_prefix("origin ")
+            .ok_or_else(|| bad("second line must be `origin <origin>`"))?;
+        let key = lines[2]
+            .strip_prefix("key ")
+            .ok_or_else(|| bad("third line must be `key <verifier key>`"))?;
+        let key = VerifierKey::parse(key).map_err(|e| bad(&format!("log key: {e}")))?;
+        let info = LogInfo {
+            origin: origin.to_string(),
+            key,
+        };
+        if info.to_bytes() != bytes {
+            return Err(bad("not in canonical form"));
+        }
+        Ok(info)
+    }
+}
+
+/// What an entry validator learns about a valid entry.
+#[derive(Clone, Debug, Default)]
+pub struct EntryInfo {
+    /// One line for `fwlog log list`.
+    pub summary: String,
+}
+
+/// Read access to the log an entry is being validated against: entries already logged, and
+/// those earlier in the same batch.
+pub trait EntryLookup {
+    fn size(&self) -> u64;
+    fn entry(&self, index: u64) -> Result<Vec<u8>>;
+}
+
+/// Checks an entry before it is logged and again during audits. The store itself only enforces
+/// the size limits of the tile format.
+pub trait EntryValidator {
+    fn validate(
+        &self,
+        entry: &[u8],
+        log: &dyn EntryLookup,
+    ) -> std::result::Result<EntryInfo, String>;
+}
+
+/// Accepts any non-empty entry that fits an entry bundle.
+pub struct AnyEntry;
+
+impl EntryValidator for AnyEntry {
+    fn validate(
+        &self,
+        entry: &[u8],
+        _: &dyn EntryLookup,
+    ) -> std::result::Result<EntryInfo, String> {
+        Ok(EntryInfo {
+            summary: format!("{} bytes", entry.len()),
+        })
+    }
+}
+
+fn check_entry_size(entry: &[u8]) -> std::result::Result<(), String> {
+    if entry.is_empty() {
+        Err("entry is empty".into())
+    } else if entry.len() > MAX_ENTRY_SIZE {
+        Err(format!(
+            "entry is {} bytes; the limit is {MAX_ENTRY_SIZE}",
+            entry.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A Git repository holding a log on one branch.
+pub struct LogStore {
+    repo: Repository,
+    refname: String,
+}
+
+/// The log as of one commit.
+pub struct Snapshot<'r> {
+    repo: &'r Repository,
+    pub commit: git2::Commit<'r>,
+    pub tree: git2::Tree<'r>,
+    pub info: LogInfo,
+    pub checkpoint: SignedCheckpoint,
+    pub checkpoint_bytes: Vec<u8>,
+}
+
+impl Snapshot<'_> {
+    pub fn size(&self) -> u64 {
+        self.checkpoint.checkpoint.size
+    }
+
+    pub fn root(&self) -> Hash {
+        self.checkpoint.checkpoint.root
+    }
+
+    /// Reads a regular file of the snapshot's tree, refusing anything else (symlinks,
+    /// submodules, directories) and blobs larger than `cap` before reading them.
+    pub fn read_file(&self, path: &str, cap: usize) -> Result<Option<Vec<u8>>> {
+        read_file(self.repo, &self.tree, path, cap)
+    }
+
+    /// Every non-directory entry below `dir`, with whether it is a regular file. Names that are
+    /// not UTF-8 are shown lossily (and then match nothing).
+    pub fn list_files(&self, dir: &str) -> Result<Vec<(String, bool)>> {
+        let sub = match self.tree.get_path(Path::new(dir)) {
+            Ok(e) => e,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(sub) = sub.to_object(self.repo)?.peel_to_tree() else {
+            return Ok(vec![(dir.to_string(), false)]);
+        };
+        let mut out = Vec::new();
+        sub.walk(git2::TreeWalkMode::PreOrder, |parent, e| {
+            if e.kind() != Some(ObjectType::Tree) {
+                let name = String::from_utf8_lossy(e.name_bytes());
+                let regular =
+                    e.kind() == Some(ObjectType::Blob) && e.filemode() == i32::from(FileMode::Blob);
+                out.push((format!("{dir}/{parent}{name}"), regular));
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        Ok(out)
+    }
+
+    /// Entry `index`, read from its entry bundle.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        let size = self.size();
+        let (tile, at) = tiles::entry_bundle_for_index(index, size)
+            .ok_or(StoreError::NoSuchEntry { index, size })?;
+        let path = tile.path();
+        let data = self
+            .read_tile(&tile)?
+            .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+        let entries = tiles::decode_entry_bundle(&tile, &data)?;
+        entries
+            .get(at)
+            .map(|e| e.to_vec())
+            .ok_or_else(|| corrupt(&path, "short entry bundle"))
+    }
+
+    /// The index of an already logged entry with this leaf hash, from the index shards.
+    pub fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>> {
+        let path = shard_path(leaf);
+        let Some(data) = self.read_file(&path, MAX_SMALL_FILE)? else {
+            return Ok(None);
+        };
+        Ok(parse_shard(&path, &data)?.get(leaf).copied())
+    }
+
+    /// An inclusion proof for entry `index` against this snapshot's checkpoint, with the
+    /// checkpoint bytes verbatim (including any witness cosignatures).
+    pub fn prove(&self, index: u64) -> Result<TlogProof> {
+        let size = self.size();
+        if index >= size {
+            return Err(StoreError::NoSuchEntry { index, size });
+        }
+        let path = merkle::inclusion_proof(index, size, &TileHashReader::new(self, size))?;
+        Ok(TlogProof::from_checkpoint_bytes(
+            None,
+            index,
+            path,
+            &self.checkpoint_bytes,
+        )?)
+    }
+
+    /// The consistency proof from size `old` to this snapshot's size, computed from its tiles.
+    pub fn consistency(&self, old: u64) -> Result<Vec<Hash>> {
+        Ok(merkle::consistency_proof(
+            old,
+            self.size(),
+            &TileHashReader::new(self, self.size()),
+        )?)
+    }
+
+    /// Recomputes the root from the right-edge tiles (O(log n) reads) and compares it with the
+    /// checkpoint: catches a tampered right edge before anything is appended to it.
+    pub fn check_right_edge(&self) -> Result<()> {
+        let size = self.size();
+        let root = merkle::tree_root(size, &TileHashReader::new(self, size))?;
+        if root != self.root() {
+            return Err(corrupt(
+                "tile/",
+                "tiles do not hash to the checkpoint's root",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TileReader for Snapshot<'_> {
+    fn read_tile(&self, tile: &Tile) -> Result<Option<Vec<u8>>, TileError> {
+        let path = tile.path();
+        self.read_file(&path.clone(), MAX_BLOB_BYTES)
+            .map_err(|e| TileError::Storage {
+                path,
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl EntryLookup for Snapshot<'_> {
+    fn size(&self) -> u64 {
+        Snapshot::size(self)
+    }
+    fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        Snapshot::entry(self, index)
+    }
+}
+
+fn read_file(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    path: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>> {
+    let entry = match tree.get_path(Path::new(path)) {
+        Ok(e) => e,
+        Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if entry.kind() != Some(ObjectType::Blob) || entry.filemode() != i32::from(FileMode::Blob) {
+        return Err(corrupt(path, "not a regular file"));
+    }
+    let (len, kind) = repo.odb()?.read_header(entry.id())?;
+    if kind != ObjectType::Blob || len > cap {
+        return Err(corrupt(
+            path,
+            format!("{len} bytes is over the {cap}-byte limit"),
+        ));
+    }
+    Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
+}
+
+/// `index/<aa>/<bb>` for a key whose first two bytes are aa, bb (hex).
+pub fn shard_path(key: &Hash) -> String {
+    format!("{INDEX_DIR}/{:02x}/{:02x}", key.0[0], key.0[1])
+}
+
+/// A shard is sorted lines `<64 hex leaf hash> <index>\n`, strictly increasing by hash.
+pub(crate) fn parse_shard(path: &str, data: &[u8]) -> Result<BTreeMap<Hash, u64>> {
+    let text = std::str::from_utf8(data).map_err(|_| corrupt(path, "not UTF-8"))?;
+    let mut out = BTreeMap::new();
+    let mut last: Option<Hash> = None;
+    for (n, line) in text.split_terminator('\n').enumerate() {
+        let bad = |r: &str| corrupt(path, format!("line {}: {r}", n + 1));
+        let (h, i) = line
+            .split_once(' ')
+            .ok_or_else(|| bad("expected `<hash> <index>`"))?;
+        if h.len() != 64 || h.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad("hash must be 64 lowercase hex digits"));
+        }
+        let h = Hash::from_hex(h).map_err(|_| bad("bad hash"))?;
+        let i = crate::parse::canonical_u64(i).ok_or_else(|| bad("bad index"))?;
+        if last.is_some_and(|l| l >= h) || shard_path(&h) != path {
+            return Err(bad("out of order or in the wrong shard"));
+        }
+        last = Some(h);
+        out.insert(h, i);
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(corrupt(path, "last line is not terminated"));
+    }
+    Ok(out)
+}
+
+fn format_shard(records: &BTreeMap<Hash, u64>) -> Vec<u8> {
+    records
+        .iter()
+        .map(|(h, i)| format!("{} {i}\n", h.to_hex()))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// A file under `pending/`: its path, and its bytes or why it cannot be logged as is.
+pub type PendingEntry = (String, std::result::Result<Vec<u8>, String>);
+
+/// What an append did.
+#[derive(Clone, Debug, Default)]
+pub struct AppendOutcome {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// For each input entry, in order: its index, and whether it was already logged.
+    pub entries: Vec<AppendedEntry>,
+    /// The new commit, when anything was appended.
+    pub commit: Option<Oid>,
+    /// Retries caused by concurrent writers.
+    pub retries: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppendedEntry {
+    pub index: u64,
+    pub leaf: Hash,
+    pub duplicate: bool,
+}
+
+/// One entry to append, with the name used in messages (a file name) and, for integration,
+/// the pending path to remove in the same commit.
+pub struct NewEntry {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub pending_path: Option<String>,
+}
+
+impl LogStore {
+    /// Opens an existing repository (bare or not). `branch` is a short branch name.
+    pub fn open(dir: &Path, branch: &str) -> Result<LogStore> {
+        enable_fsync();
+        let repo = Repository::open(dir)
+            .map_err(|e| StoreError::NotALog(dir.display().to_string(), e.message().to_string()))?;
+        LogStore::with_repo(repo, branch)
+    }
+
+    fn with_repo(repo: Repository, branch: &str) -> Result<LogStore> {
+        let refname = format!("refs/heads/{branch}");
+        if !git2::Reference::is_valid_name(&refname) {
+            return Err(StoreError::Invalid {
+                what: "branch name",
+                reason: branch.to_string(),
+            });
+        }
+        Ok(LogStore { repo, refname })
+    }
+
+    pub fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    pub fn refname(&self) -> &str {
+        &self.refname
+    }
+
+    /// Creates the repository if needed (non-bare, HEAD on the log branch) and commits the
+    /// size-0 checkpoint and `log-info`. Refuses when the branch already exists.
+    pub fn init(dir: &Path, branch: &str, origin: &str, key: &SignerKey) -> Result<LogStore> {
+        enable_fsync();
+        let (repo, created) = match Repository::open(dir) {
+            Ok(r) => (r, false),
+            Err(_) => {
+                let mut opts = git2::RepositoryInitOptions::new();
+                opts.initial_head(branch).mkpath(true);
+                (Repository::init_opts(dir, &opts)?, true)
+            }
+        };
+        let store = LogStore::with_repo(repo, branch)?;
+        if store.repo.find_reference(&store.refname).is_ok() {
+            return Err(StoreError::AlreadyInitialised(branch.to_string()));
+        }
+        let info = LogInfo {
+            origin: origin.to_string(),
+            key: key.verifier_key(),
+        };
+        let cp = Checkpoint {
+            origin: origin.to_string(),
+            size: 0,
+            root: merkle::empty_root(),
+            extensions: vec![],
+        };
+        let signed = SignedCheckpoint::sign(cp, key)?;
+        let commit = store.commit_initial(origin, &info, &signed)?;
+        if created {
+            store.sync_worktree(None, commit);
+        }
+        Ok(store)
+    }
+
+    fn commit_initial(
+        &self,
+        origin: &str,
+        info: &LogInfo,
+        signed: &SignedCheckpoint,
+    ) -> Result<Oid> {
+        let repo = &self.repo;
+        let mut tb = repo.treebuilder(None)?;
+        tb.insert(
+            CHECKPOINT_PATH,
+            repo.blob(&signed.to_bytes())?,
+            FileMode::Blob.into(),
+        )?;
+        tb.insert(
+            INFO_PATH,
+            repo.blob(&info.to_bytes())?,
+            FileMode::Blob.into(),
+        )?;
+        let tree = repo.find_tree(tb.write()?)?;
+        let sig = signature(repo)?;
+        let msg = format!("fwlog: initialise log {origin}\n\nsize 0\n");
+        let commit = repo.commit(None, &sig, &sig, &msg, &tree, &[])?;
+        // Create only if absent: a concurrent init loses cleanly.
+        let branch = self.refname.trim_start_matches("refs/heads/");
+        repo.reference(&self.refname, commit, false, "fwlog: init")
+            .map_err(|e| match e.code() {
+                ErrorCode::Exists => StoreError::AlreadyInitialised(branch.to_string()),
+                _ => e.into(),
+            })?;
+        Ok(commit)
+    }
+
+    /// The commit the branch points at now.
+    pub fn head_commit(&self) -> Result<Oid> {
+        let r = self.repo.find_reference(&self.refname).map_err(|_| {
+            StoreError::NotALog(
+                self.repo.path().display().to_string(),
+                format!("no branch {}", self.refname),
+            )
+        })?;
+        r.target()
+            .ok_or_else(|| corrupt(&self.refname, "symbolic ref"))
+    }
+
+    /// The log at the branch head.
+    pub fn head(&self) -> Result<Snapshot<'_>> {
+        self.snapshot(self.head_commit()?)
+    }
+
+    /// The log at `rev` (any revision git understands).
+    pub fn at_rev(&self, rev: &str) -> Result<Snapshot<'_>> {
+        let obj = self.repo.revparse_single(rev)?;
+        let commit = obj.peel_to_commit()?;
+        self.snapshot(commit.id())
+    }
+
+    /// Reads and parses `checkpoint` and `log-info` at a commit. Signatures are not verified
+    /// here: callers decide which key to trust.
+    pub fn snapshot(&self, commit: Oid) -> Result<Snapshot<'_>> {
+        let commit = self.repo.find_commit(commit)?;
+        let tree = commit.tree()?;
+        let info_bytes =
+            read_file(&self.repo, &tree, INFO_PATH, MAX_SMALL_FILE)?.ok_or_else(|| {
+                StoreError::NotALog(commit.id().to_string(), "no log-info file".into())
+            })?;
+        let info = LogInfo::parse(&info_bytes)?;
+        let checkpoint_bytes = read_file(
+            &self.repo,
+            &tree,
+            CHECKPOINT_PATH,
+            crate::note::MAX_NOTE_BYTES,
+        )?
+        .ok_or_else(|| StoreError::NotALog(commit.id().to_string(), "no checkpoint file".into()))?;
+        let checkpoint = SignedCheckpoint::parse(&checkpoint_bytes)?;
+        Ok(Snapshot {
+            repo: &self.repo,
+            commit,
+            tree,
+            info,
+            checkpoint,
+            checkpoint_bytes,
+        })
+    }
+
+    /// Appends a batch as one commit. Duplicates (already logged, or repeated in the batch) are
+    /// reported with their existing index and not appended again. Every new entry must pass
+    /// `validator`; one invalid entry fails the whole batch and nothing is written.
+    pub fn append(
+        &self,
+        key: &SignerKey,
+        entries: &[NewEntry],
+        validator: &dyn EntryValidator,
+    ) -> Result<AppendOutcome> {
+        for e in entries {
+            check_entry_size(&e.bytes).map_err(|reason| StoreError::InvalidEntry {
+                name: e.name.clone(),
+                reason,
+            })?;
+        }
+        let mut retries = 0;
+        loop {
+            match self.try_append(key, entries, validator, retries)? {
+                Some(outcome) => return Ok(outcome),
+                None if retries < CAS_RETRIES => {
+                    retries += 1;
+                    // Back off a little, with jitter, so racing appenders interleave.
+                    let jitter = u64::from(std::process::id() % 7) + retries as u64;
+                    std::thread::sleep(std::time::Duration::from_millis(jitter * 3));
+                }
+                None => return Err(StoreError::Moved(retries)),
+            }
+        }
+    }
+
+    /// One append attempt; `Ok(None)` when the branch moved under us.
+    fn try_append(
+        &self,
+        key: &SignerKey,
+        entries: &[NewEntry],
+        validator: &dyn EntryValidator,
+        retries: usize,
+    ) -> Result<Option<AppendOutcome>> {
+        let snap = self.head()?;
+        if key.verifier_key() != snap.info.key {
+            return Err(StoreError::WrongKey {
+                given: key.verifier_key().to_string(),
+                expected: snap.info.key.to_string(),
+            });
+        }
+        snap.checkpoint
+            .verify(&snap.info.key, Some(&snap.info.origin), &[], 0)?;
+        snap.check_right_edge()?;
+        let old_size = snap.size();
+
+        // Deduplicate against the log and within the batch.
+        let mut outcome = AppendOutcome {
+            old_size,
+            retries,
+            ..Default::default()
+        };
+        let mut fresh: Vec<(&NewEntry, Hash)> = Vec::new();
+        let mut seen: BTreeMap<Hash, u64> = BTreeMap::new();
+        for e in entries {
+            let leaf = merkle::leaf_hash(&e.bytes);
+            let existing = match seen.get(&leaf) {
+                Some(&i) => Some(i),
+                None => snap.find_leaf(&leaf)?,
+            };
+            match existing {
+                Some(index) => outcome.entries.push(AppendedEntry {
+                    index,
+                    leaf,
+                    duplicate: true,
+                }),
+                None => {
+                    let index = old_size + fresh.len() as u64;
+                    seen.insert(leaf, index);
+                    fresh.push((e, leaf));
+                    outcome.entries.push(AppendedEntry {
+                        index,
+                        leaf,
+                        duplicate: false,
+                    });
+                }
+            }
+        }
+        let pending_paths: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| e.pending_path.as_deref())
+            .collect();
+        if fresh.is_empty() && pending_paths.is_empty() {
+            outcome.new_size = old_size;
+            return Ok(Some(outcome));
+        }
+        {
+            let lookup = BatchLookup {
+                snap: &snap,
+                batch: &fresh,
+            };
+            for (e, _) in &fresh {
+                validator.validate(&e.bytes, &lookup).map_err(|reason| {
+                    StoreError::InvalidEntry {
+                        name: e.name.clone(),
+                        reason,
+                    }
+                })?;
+            }
+        }
+
+        let repo = &self.repo;
+        let mut update = TreeUpdateBuilder::new();
+        let new_size;
+        let mut message;
+        if fresh.is_empty() {
+            new_size = old_size;
+            message = format!(
+                "fwlog: remove {} pending duplicate(s), size {old_size}\n\n",
+                pending_paths.len()
+            );
+        } else {
+            let bytes: Vec<&[u8]> = fresh.iter().map(|(e, _)| e.bytes.as_slice()).collect();
+            let appended = tiles::append(&snap, old_size, &bytes)?;
+            new_size = appended.new_size;
+            for (tile, data) in &appended.writes {
+                update.upsert(tile.path(), repo.blob(data)?, FileMode::Blob);
+            }
+            for tile in &appended.deletes {
+                update.remove(tile.path());
+            }
+            // Index shards touched by this batch.
+            let mut shards: BTreeMap<String, Vec<(Hash, u64)>> = BTreeMap::new();
+            for (i, (_, leaf)) in fresh.iter().enumerate() {
+                shards
+                    .entry(shard_path(leaf))
+                    .or_default()
+                    .push((*leaf, old_size + i as u64));
+            }
+            for (path, records) in shards {
+                let mut existing = match snap.read_file(&path, MAX_SMALL_FILE)? {
+                    Some(d) => parse_shard(&path, &d)?,
+                    None => BTreeMap::new(),
+                };
+                existing.extend(records);
+                update.upsert(&path, repo.blob(&format_shard(&existing))?, FileMode::Blob);
+            }
+            let cp = Checkpoint {
+                origin: snap.info.origin.clone(),
+                size: new_size,
+                root: appended.root,
+                extensions: vec![],
+            };
+            update.upsert(
+                CHECKPOINT_PATH,
+                repo.blob(&SignedCheckpoint::sign(cp, key)?.to_bytes())?,
+                FileMode::Blob,
+            );
+            message = format!(
+                "fwlog: append {} entries, size {old_size} -> {new_size}\n\n",
+                fresh.len()
+            );
+            for (i, (e, leaf)) in fresh.iter().enumerate().take(100) {
+                message.push_str(&format!(
+                    "entry {} {} {}\n",
+                    old_size + i as u64,
+                    leaf.to_hex(),
+                    one_line(&e.name)
+                ));
+            }
+            if fresh.len() > 100 {
+                message.push_str(&format!("... and {} more\n", fresh.len() - 100));
+            }
+        }
+        for p in &pending_paths {
+            update.remove(*p);
+        }
+        let tree = repo.find_tree(update.create_updated(repo, &snap.tree)?)?;
+        let sig = signature(repo)?;
+        let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&snap.commit])?;
+        let old = snap.commit.id();
+        let follow = self.worktree_follows();
+        if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
+            return Ok(None);
+        }
+        if follow {
+            self.sync_worktree(Some(old), commit);
+        }
+        outcome.new_size = new_size;
+        outcome.commit = Some(commit);
+        Ok(Some(outcome))
+    }
+
+    /// Compare-and-swap of the branch from `old` to `new`. `Ok(false)` when it no longer
+    /// points at `old` (or another writer holds its lock).
+    fn swap_ref(&self, old: Oid, new: Oid, msg: &str) -> Result<bool> {
+        match self
+            .repo
+            .reference_matching(&self.refname, new, true, old, msg)
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Commits files under `pending/` on the branch, for a pull-request workflow. Returns the
+    /// pending paths. Entries are named by their SHA-256, so submitting twice is a no-op.
+    pub fn submit(&self, entries: &[NewEntry]) -> Result<(Vec<String>, Option<Oid>)> {
+        for e in entries {
+            check_entry_size(&e.bytes).map_err(|reason| StoreError::InvalidEntry {
+                name: e.name.clone(),
+                reason,
+            })?;
+        }
+        for _ in 0..=CAS_RETRIES {
+            let snap = self.head()?;
+            let mut update = TreeUpdateBuilder::new();
+            let mut paths = Vec::new();
+            let mut added = 0;
+            for e in entries {
+                let path = pending_path(&e.bytes);
+                if snap.read_file(&path, MAX_ENTRY_SIZE)?.is_none() {
+                    update.upsert(&path, self.repo.blob(&e.bytes)?, FileMode::Blob);
+                    added += 1;
+                }
+                paths.push(path);
+            }
+            if added == 0 {
+                return Ok((paths, None));
+            }
+            let tree = self
+                .repo
+                .find_tree(update.create_updated(&self.repo, &snap.tree)?)?;
+            let sig = signature(&self.repo)?;
+            let mut msg = format!("fwlog: submit {added} pending entries\n\n");
+            for p in &paths {
+                msg.push_str(&format!("{p}\n"));
+            }
+            let commit = self
+                .repo
+                .commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
+            let old = snap.commit.id();
+            let follow = self.worktree_follows();
+            if self.swap_ref(old, commit, "fwlog: submit")? {
+                if follow {
+                    self.sync_worktree(Some(old), commit);
+                }
+                return Ok((paths, Some(commit)));
+            }
+        }
+        Err(StoreError::Moved(CAS_RETRIES))
+    }
+
+    /// The pending entries at the head, in integration order (by path, i.e. by SHA-256), each
+    /// with its problem if it cannot be logged as is (the caller reports and keeps those).
+    pub fn pending(&self) -> Result<Vec<PendingEntry>> {
+        let snap = self.head()?;
+        let dir = match snap.tree.get_path(Path::new(PENDING_DIR)) {
+            Ok(e) => e,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let dir = dir
+            .to_object(&self.repo)?
+            .peel_to_tree()
+            .map_err(|_| corrupt(PENDING_DIR, "not a directory"))?;
+        let mut out = Vec::new();
+        for item in dir.iter() {
+            let name = String::from_utf8_lossy(item.name_bytes()).into_owned();
+            let path = format!("{PENDING_DIR}/{name}");
+            let content = match read_file(&self.repo, &snap.tree, &path, MAX_ENTRY_SIZE) {
+                Ok(Some(bytes)) if pending_path(&bytes) == path => Ok(bytes),
+                Ok(Some(_)) => {
+                    Err("file name is not pending/<sha256 of content>.entry".to_string())
+                }
+                Ok(None) => Err("unreadable".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            out.push((path, content));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Whether a non-bare checkout has the branch checked out with no changes in the index or
+    /// work tree; only then do we bring it along after a commit (like a fast-forward).
+    fn worktree_follows(&self) -> bool {
+        let repo = &self.repo;
+        if repo.is_bare()
+            || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes())
+        {
+            return false;
+        }
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(false).include_ignored(false);
+        repo.statuses(Some(&mut opts))
+            .map(|s| s.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Applies the change from `old` to `new` to a clean checkout: writes added and modified
+    /// files, removes deleted ones, and resets the index to `new`. Best effort: the log is already
+    /// committed when this runs, and a failure only leaves the checkout behind.
+    fn sync_worktree(&self, old: Option<Oid>, new: Oid) {
+        let _ = self.try_sync_worktree(old, new);
+    }
+
+    fn try_sync_worktree(&self, old: Option<Oid>, new: Oid) -> Result<()> {
+        let repo = &self.repo;
+        let Some(workdir) = repo.workdir() else {
+            return Ok(());
+        };
+        let new_tree = repo.find_commit(new)?.tree()?;
+        let old_tree = old
+            .map(|o| repo.find_commit(o).and_then(|c| c.tree()))
+            .transpose()?;
+        let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
+        for delta in diff.deltas() {
+            let (Some(path), file) = (
+                delta.new_file().path().or(delta.old_file().path()),
+                delta.new_file(),
+            ) else {
+                continue;
+            };
+            if path
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                continue;
+            }
+            let target = workdir.join(path);
+            match delta.status() {
+                git2::Delta::Deleted => {
+                    let _ = std::fs::remove_file(&target);
+                    let mut dir = target.parent();
+                    while let Some(d) = dir.filter(|d| *d != workdir) {
+                        if std::fs::remove_dir(d).is_err() {
+                            break;
+                        }
+                        dir = d.parent();
+                    }
+                }
+                _ => {
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&target, repo.find_blob(file.id())?.content())?;
+                }
+            }
+        }
+        let mut index = repo.index()?;
+        index.read_tree(&new_tree)?;
+        index.write()?;
+        Ok(())
+    }
+}
+
+/// `pending/<sha256 hex>.entry`.
+pub fn pending_path(entry: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{PENDING_DIR}/{}.entry", hex::encode(Sha256::digest(entry)))
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(200)
+        .collect()
+}
+
+fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
+    match repo.signature() {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => Ok(git2::Signature::now("fwlog", "fwlog@localhost")?),
+    }
+}
+
+struct BatchLookup<'a, 'r> {
+    snap: &'a Snapshot<'r>,
+    batch: &'a [(&'a NewEntry, Hash)],
+}
+
+impl EntryLookup for BatchLookup<'_, '_> {
+    fn size(&self) -> u64 {
+        self.snap.size() + self.batch.len() as u64
+    }
+    fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        let base = self.snap.size();
+        if index < base {
+            self.snap.entry(index)
+        } else {
+            self.batch
+                .get((index - base) as usize)
+                .map(|(e, _)| e.bytes.clone())
+                .ok_or(StoreError::NoSuchEntry {
+                    index,
+                    size: self.size(),
+                })
+        }
+    }
+}
+
+/// Every tile path a tree of `size` must hold, hash tiles and entry bundles.
+pub fn expected_tiles(size: u64) -> BTreeSet<Tile> {
+    tiles::hash_tiles(size)
+        .chain(tiles::entry_bundles_for_size(size))
+        .collect()
+}
+
+/// Convenience for callers: is this tile an entry bundle?
+pub fn is_entry_bundle(tile: &Tile) -> bool {
+    tile.kind == TileKind::Entries
+}
