@@ -590,7 +590,8 @@ impl LogStore {
         }
         let mut retries = 0;
         loop {
-            match self.try_append(key, entries, validator, retries)? {
+            let writer = self.writer()?;
+            match writer.try_append(key, entries, validator, retries)? {
                 Some(outcome) => return Ok(outcome),
                 None if retries < CAS_RETRIES => {
                     retries += 1;
@@ -611,6 +612,9 @@ impl LogStore {
         validator: &dyn EntryValidator,
         retries: usize,
     ) -> Result<Option<AppendOutcome>> {
+        // Everything this attempt writes is buffered, then lands in one pack (see flush_pack).
+        let odb = self.repo.odb()?;
+        let mempack = odb.add_new_mempack_backend(1000)?;
         let snap = self.head()?;
         if key.verifier_key() != snap.info.key {
             return Err(StoreError::WrongKey {
@@ -747,6 +751,7 @@ impl LogStore {
         let tree = repo.find_tree(update.create_updated(repo, &snap.tree)?)?;
         let sig = signature(repo)?;
         let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&snap.commit])?;
+        self.flush_pack(&odb, &mempack)?;
         let old = snap.commit.id();
         let follow = self.worktree_follows();
         if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
@@ -758,6 +763,29 @@ impl LogStore {
         outcome.new_size = new_size;
         outcome.commit = Some(commit);
         Ok(Some(outcome))
+    }
+
+    /// A second handle on the same repository, for one write. Its object database gets an
+    /// in-memory backend, so that everything one append writes lands in a single pack file.
+    fn writer(&self) -> Result<LogStore> {
+        let repo = Repository::open(self.repo.path())?;
+        Ok(LogStore {
+            repo,
+            refname: self.refname.clone(),
+        })
+    }
+
+    /// Writes every object buffered in `mempack` as one pack file (indexed, and fsynced like
+    /// everything else libgit2 writes here), then empties the buffer. Must run before the ref
+    /// that makes the objects reachable moves.
+    fn flush_pack(&self, odb: &git2::Odb<'_>, mempack: &git2::Mempack<'_>) -> Result<()> {
+        let mut buf = git2::Buf::new();
+        mempack.dump(&self.repo, &mut buf)?;
+        let mut writer = odb.packwriter()?;
+        std::io::Write::write_all(&mut writer, &buf)?;
+        writer.commit()?;
+        mempack.reset()?;
+        Ok(())
     }
 
     /// Compare-and-swap of the branch from `old` to `new`. `Ok(false)` when it no longer
