@@ -19,8 +19,9 @@
 //! and as a tlog-cosignature/v1 witness (type 0x04).
 //!
 //! Choices where the spec leaves room (all strict, all documented on the items):
-//! - A note may not hold two signature lines with the same (name, key ID); [`Note::parse`]
-//!   rejects it ([`NoteError::DuplicateSignature`]). Go silently keeps the first.
+//! - Two signature lines with the same (name, key ID) are accepted (the spec does not forbid
+//!   them, and lines from unknown keys must be ignored); when the key is known, every one of
+//!   its lines must verify.
 //! - "Control character" means Unicode `Cc` (C0, DEL and C1); only `'\n'` is allowed. The spec
 //!   forbids only C0.
 //! - Ed25519 verification is RFC 8032 with canonical `S` and no small-order `R` or `A`
@@ -86,12 +87,6 @@ pub enum NoteError {
     MalformedSignatureLine { line: usize, reason: &'static str },
     #[error("note has more than {max} signature lines")]
     TooManySignatures { max: usize },
-    #[error("line {line}: second signature line from key {name}+{key_id:08x}")]
-    DuplicateSignature {
-        line: usize,
-        name: String,
-        key_id: u32,
-    },
     #[error("signature is empty")]
     EmptySignature,
     #[error("invalid key name: must be non-empty, without spaces, '+' or control characters")]
@@ -592,7 +587,7 @@ impl Note {
     /// Rejects: more than [`MAX_NOTE_BYTES`]; invalid UTF-8; control characters other than
     /// `'\n'`; no empty line or no signature line after the last one; a last line without
     /// `'\n'`; any line after the text that is not `— <valid name> <canonical base64 of ≥ 5
-    /// bytes>`; more than [`MAX_SIGNATURES`] lines; two lines with the same (name, key ID).
+    /// bytes>`; more than [`MAX_SIGNATURES`] lines.
     pub fn parse(bytes: &[u8]) -> Result<Self, NoteError> {
         if bytes.len() > MAX_NOTE_BYTES {
             return Err(NoteError::TooLarge {
@@ -624,16 +619,6 @@ impl Note {
         for (i, line_text) in body.split('\n').enumerate() {
             let line = first_line + i;
             let sig = parse_signature_line(line_text, line)?;
-            if signatures
-                .iter()
-                .any(|s| s.name == sig.name && s.key_id == sig.key_id)
-            {
-                return Err(NoteError::DuplicateSignature {
-                    line,
-                    name: sig.name,
-                    key_id: sig.key_id,
-                });
-            }
             signatures.push(sig);
         }
         Ok(Note {
@@ -1099,19 +1084,26 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_lines_rejected() {
+    fn duplicate_lines_each_verified() {
         let v = vectors();
+        let peter = vkey(&v, "PeterNeumann");
         let good = peter_note(&v);
         let line = v["sign"][0]["signature_line"].as_str().unwrap();
-        let dup = format!("{good}{line}");
-        assert_eq!(
-            Note::parse(dup.as_bytes()),
-            Err(NoteError::DuplicateSignature {
-                line: 5,
-                name: "PeterNeumann".into(),
-                key_id: 0xc74f20a3
-            })
-        );
+        // The same valid line twice: parses, verifies once.
+        let dup = Note::parse(format!("{good}{line}").as_bytes()).unwrap();
+        assert_eq!(dup.verify(&[&peter]).unwrap(), vec![0]);
+        // A second, broken line from the known key rejects the note.
+        // Change a signature character well past the 4-byte key ID.
+        let mut bad_line = line.to_string();
+        let at = bad_line.len() - 12;
+        let c = if &bad_line[at..=at] == "A" { "B" } else { "A" };
+        bad_line.replace_range(at..=at, c);
+        assert_ne!(bad_line, line);
+        let bad = Note::parse(format!("{good}{bad_line}").as_bytes()).unwrap();
+        assert!(matches!(
+            bad.verify(&[&peter]),
+            Err(NoteError::InvalidSignature { .. })
+        ));
     }
 
     #[test]
