@@ -65,6 +65,10 @@ pub fn load_verifier(arg: &str) -> Result<VerifierKey> {
         Err(inline_err) => {
             let path = Path::new(arg);
             if !path.is_file() {
+                // Never echo something that looks like a secret key back to the terminal.
+                if arg.contains("PRIVATE") {
+                    bail!("a signer (private) key was given where a verifier key is expected");
+                }
                 bail!("invalid verifier key {arg:?}: {inline_err}");
             }
             let bytes = read_capped(path, 4096)?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use fwlog::checkpoint::{SignedCheckpoint, VerifiedCheckpoint};
-use fwlog::note::MAX_NOTE_BYTES;
+use fwlog::note::{VerifierKey, MAX_NOTE_BYTES};
 use serde_json::json;
 
 use super::args::{load_verifier, load_verifiers, print_json, read_capped};
@@ -52,6 +52,7 @@ pub struct TrustArgs {
 pub fn run(cmd: CheckpointCommand) -> Result<ExitCode> {
     match cmd {
         CheckpointCommand::Verify { file, trust, json } => {
+            trust.keys()?;
             let bytes = read_capped(&file, MAX_NOTE_BYTES)?;
             let signed =
                 SignedCheckpoint::parse(&bytes).with_context(|| format!("{}", file.display()))?;
@@ -63,16 +64,24 @@ pub fn run(cmd: CheckpointCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(signed: &SignedCheckpoint, trust: &TrustArgs) -> Result<VerifiedCheckpoint> {
-    let log_key = load_verifier(&trust.log_key)?;
-    let witnesses = load_verifiers(&trust.witnesses)?;
-    if trust.witness_quorum > witnesses.len() {
-        anyhow::bail!(
-            "--witness-quorum {} is more than the {} --witness keys given",
-            trust.witness_quorum,
-            witnesses.len()
-        );
+impl TrustArgs {
+    /// The log key and witness keys, after checking that the quorum is reachable.
+    pub fn keys(&self) -> Result<(VerifierKey, Vec<VerifierKey>)> {
+        let log_key = load_verifier(&self.log_key)?;
+        let witnesses = load_verifiers(&self.witnesses)?;
+        if self.witness_quorum > witnesses.len() {
+            anyhow::bail!(
+                "--witness-quorum {} is more than the {} --witness keys given",
+                self.witness_quorum,
+                witnesses.len()
+            );
+        }
+        Ok((log_key, witnesses))
     }
+}
+
+pub fn verify(signed: &SignedCheckpoint, trust: &TrustArgs) -> Result<VerifiedCheckpoint> {
+    let (log_key, witnesses) = trust.keys()?;
     Ok(signed.verify(
         &log_key,
         trust.origin.as_deref(),

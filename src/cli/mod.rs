@@ -52,9 +52,36 @@ enum Command {
     Submit(log::SubmitArgs),
 }
 
+/// Help and version go to stdout as clap writes them; a usage error becomes one line on
+/// stderr (clap's first line, plus where to get help) and exit code 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    // Keep clap's message (which may span lines) and drop its usage and tip paragraphs.
+    let text = e.render().to_string();
+    let message = text.split("\n\n").next().unwrap_or("invalid arguments");
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!(
+        "fwlog: {} (see --help)",
+        message.trim_start_matches("error: ")
+    );
+    ExitCode::from(2)
+}
+
 /// Parses arguments, runs the command and maps failures to one line on stderr.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Key(c) => key::run(c),
         Command::Checkpoint(c) => checkpoint::run(c),

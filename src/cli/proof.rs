@@ -9,7 +9,7 @@ use fwlog::merkle::{leaf_hash, Hash};
 use fwlog::proof::{TlogProof, MAX_PROOF_BYTES};
 use fwlog::tiles::MAX_ENTRY_SIZE;
 
-use super::args::{load_verifier, load_verifiers, read_capped};
+use super::args::read_capped;
 use super::checkpoint::{report, TrustArgs};
 
 #[derive(Subcommand)]
@@ -50,8 +50,7 @@ pub fn run(cmd: ProofCommand) -> Result<ExitCode> {
     };
     let bytes = read_capped(&proof, MAX_PROOF_BYTES)?;
     let parsed = TlogProof::parse(&bytes).with_context(|| format!("{}", proof.display()))?;
-    let log_key = load_verifier(&trust.log_key)?;
-    let witnesses = load_verifiers(&trust.witnesses)?;
+    let (log_key, witnesses) = trust.keys()?;
     let verified = parsed
         .verify(
             &leaf,

@@ -58,13 +58,19 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@fwlog.invalid")
         .output()
         .expect("run git");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 git output")
 }
 
 /// Generates a signer key file `<dir>/<file>` named `name`; returns the verifier key.
 pub fn keygen(dir: &Path, name: &str, file: &str) -> String {
-    ok(dir, &["key", "generate", "--name", name, "--out", file]).trim().to_string()
+    ok(dir, &["key", "generate", "--name", name, "--out", file])
+        .trim()
+        .to_string()
 }
 
 /// A fresh log: temp dir with `log.key` and an initialised repo at `<dir>/log`.
@@ -77,7 +83,12 @@ impl Log {
     pub fn new(origin: &str) -> Log {
         let dir = tempfile::tempdir().expect("tempdir");
         let vkey = keygen(dir.path(), origin, "log.key");
-        ok(dir.path(), &["log", "init", "--repo", "log", "--origin", origin, "--key", "log.key"]);
+        ok(
+            dir.path(),
+            &[
+                "log", "init", "--repo", "log", "--origin", origin, "--key", "log.key",
+            ],
+        );
         Log { dir, vkey }
     }
 
@@ -94,7 +105,8 @@ impl Log {
         (start..start + count)
             .map(|i| {
                 let name = format!("e{i}.bin");
-                std::fs::write(self.path().join(&name), format!("entry number {i}\n")).expect("write entry");
+                std::fs::write(self.path().join(&name), format!("entry number {i}\n"))
+                    .expect("write entry");
                 name
             })
             .collect()
