@@ -102,37 +102,64 @@ fn enable_fsync() {
     });
 }
 
-/// The `log-info` file: which log this is.
+/// Which entries a log accepts, as declared in its `log-info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntrySchema {
+    /// DSSE envelopes of fwlog release and reproduction statements (`log-format.md` §9).
+    Fwlog,
+    /// Any non-empty byte string of at most 65535 bytes: a general-purpose tlog.
+    Any,
+}
+
+impl EntrySchema {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntrySchema::Fwlog => "fwlog/v1",
+            EntrySchema::Any => "any",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntrySchema> {
+        match s {
+            "fwlog/v1" => Some(EntrySchema::Fwlog),
+            "any" => Some(EntrySchema::Any),
+            _ => None,
+        }
+    }
+}
+
+/// The `log-info` file: which log this is and what it accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogInfo {
     pub origin: String,
     pub key: VerifierKey,
+    pub entries: EntrySchema,
 }
 
 impl LogInfo {
-    /// `fwlog-log/v1\norigin <origin>\nkey <verifier key>\n`, exactly.
+    /// `fwlog-log/v1\norigin <origin>\nkey <verifier key>\nentries <schema>\n`, exactly.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format!("{INFO_HEADER}\norigin {}\nkey {}\n", self.origin, self.key).into_bytes()
+        format!("{INFO_HEADER}\norigin {}\nkey {}\nentries {}\n", self.origin, self.key, self.entries.as_str()).into_bytes()
     }
 
     pub fn parse(bytes: &[u8]) -> Result<LogInfo> {
         let bad = |r: &str| corrupt(INFO_PATH, r);
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
         let lines: Vec<&str> = text.split_terminator('\n').collect();
-        if !text.ends_with('\n') || lines.len() != 3 || lines[0] != INFO_HEADER {
-            return Err(bad("expected three lines: fwlog-log/v1, origin, key"));
-        }
-        let origin = lines[1]
-            .strip_prefix("origin ")
-            .ok_or_else(|| bad("second line must be `origin <origin>`"))?;
-        let key = lines[2]
-            .strip_prefix("key ")
-            .ok_or_else(|| bad("third line must be `key <verifier key>`"))?;
-        let key = VerifierKey::parse(key).map_err(|e| bad(&format!("log key: {e}")))?;
-        let info = LogInfo {
-            origin: origin.to_string(),
-            key,
+        let [header, origin, key, entries] = lines.as_slice() else {
+            return Err(bad("expected four lines: fwlog-log/v1, origin, key, entries"));
         };
+        if *header != INFO_HEADER {
+            return Err(bad("first line must be fwlog-log/v1"));
+        }
+        let origin = origin.strip_prefix("origin ").ok_or_else(|| bad("second line must be `origin <origin>`"))?;
+        let key = key.strip_prefix("key ").ok_or_else(|| bad("third line must be `key <verifier key>`"))?;
+        let key = VerifierKey::parse(key).map_err(|e| bad(&format!("log key: {e}")))?;
+        let entries = entries
+            .strip_prefix("entries ")
+            .and_then(EntrySchema::parse)
+            .ok_or_else(|| bad("fourth line must be `entries fwlog/v1` or `entries any`"))?;
+        let info = LogInfo { origin: origin.to_string(), key, entries };
         if info.to_bytes() != bytes {
             return Err(bad("not in canonical form"));
         }
@@ -261,6 +288,19 @@ impl Snapshot<'_> {
             .get(at)
             .map(|e| e.to_vec())
             .ok_or_else(|| corrupt(&path, "short entry bundle"))
+    }
+
+    /// Calls `f` with every entry in order, reading one entry bundle at a time (memory is one
+    /// bundle, whatever the log size).
+    pub fn for_each_entry(&self, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        for tile in tiles::entry_bundles_for_size(self.size()) {
+            let path = tile.path();
+            let data = self.read_tile(&tile)?.ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+            for (i, e) in tiles::decode_entry_bundle(&tile, &data)?.into_iter().enumerate() {
+                f(tile.index * tiles::TILE_WIDTH + i as u64, e)?;
+            }
+        }
+        Ok(())
     }
 
     /// The index of an already logged entry with this leaf hash, from the index shards.
@@ -457,7 +497,7 @@ impl LogStore {
 
     /// Creates the repository if needed (non-bare, HEAD on the log branch) and commits the
     /// size-0 checkpoint and `log-info`. Refuses when the branch already exists.
-    pub fn init(dir: &Path, branch: &str, origin: &str, key: &SignerKey) -> Result<LogStore> {
+    pub fn init(dir: &Path, branch: &str, origin: &str, key: &SignerKey, entries: EntrySchema) -> Result<LogStore> {
         enable_fsync();
         let (repo, created) = match Repository::open(dir) {
             Ok(r) => (r, false),
@@ -471,10 +511,7 @@ impl LogStore {
         if store.repo.find_reference(&store.refname).is_ok() {
             return Err(StoreError::AlreadyInitialised(branch.to_string()));
         }
-        let info = LogInfo {
-            origin: origin.to_string(),
-            key: key.verifier_key(),
-        };
+        let info = LogInfo { origin: origin.to_string(), key: key.verifier_key(), entries };
         let cp = Checkpoint {
             origin: origin.to_string(),
             size: 0,
@@ -806,6 +843,38 @@ impl LogStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Adds signature lines (witness cosignatures) to the head's checkpoint and commits, only
+    /// if the head's checkpoint text is still `checkpoint_text` (else the log moved and the
+    /// cosignatures are for an older checkpoint). Lines replace earlier ones from the same key.
+    pub fn add_cosignatures(&self, checkpoint_text: &str, sigs: &[crate::note::NoteSignature]) -> Result<Oid> {
+        for _ in 0..=CAS_RETRIES {
+            let snap = self.head()?;
+            if snap.checkpoint.note.text() != checkpoint_text {
+                return Err(StoreError::Moved(0));
+            }
+            let mut note = snap.checkpoint.note.clone();
+            for sig in sigs {
+                note.try_add_signature(sig.clone())?;
+            }
+            let mut update = TreeUpdateBuilder::new();
+            update.upsert(CHECKPOINT_PATH, self.repo.blob(&note.to_bytes())?, FileMode::Blob);
+            let tree = self.repo.find_tree(update.create_updated(&self.repo, &snap.tree)?)?;
+            let sig = signature(&self.repo)?;
+            let names: Vec<&str> = sigs.iter().map(|s| s.name.as_str()).collect();
+            let msg = format!("fwlog: cosign checkpoint size {} by {}\n", snap.size(), names.join(", "));
+            let commit = self.repo.commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
+            let old = snap.commit.id();
+            let follow = self.worktree_follows();
+            if self.swap_ref(old, commit, "fwlog: cosign")? {
+                if follow {
+                    self.sync_worktree(Some(old), commit);
+                }
+                return Ok(commit);
+            }
+        }
+        Err(StoreError::Moved(CAS_RETRIES))
     }
 
     /// Commits files under `pending/` on the branch, for a pull-request workflow. Returns the

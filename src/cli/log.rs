@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use fwlog::audit::{self, Severity};
-use fwlog::store::{AnyEntry, EntryValidator, LogStore, NewEntry, DEFAULT_BRANCH};
+use fwlog::entry::FwlogEntries;
+use fwlog::store::{AnyEntry, EntrySchema, EntryValidator, LogInfo, LogStore, NewEntry, DEFAULT_BRANCH};
 use fwlog::tiles::MAX_ENTRY_SIZE;
 use serde_json::json;
 
@@ -46,6 +47,10 @@ pub enum LogCommand {
         /// The log's signer key file (or `env:NAME`).
         #[arg(long, value_name = "LOGKEY")]
         key: String,
+        /// What the log accepts: `fwlog` (signed release and reproduction entries) or `any`
+        /// (any entry up to 65535 bytes: a general-purpose transparency log).
+        #[arg(long, value_enum, default_value = "fwlog")]
+        entries: EntriesArg,
     },
     /// Validate entries and append them as one batch: new tiles, a new signed checkpoint, one
     /// commit. Prints `<index> <file>` per entry; entries already logged are reported and not
@@ -110,6 +115,12 @@ pub enum LogCommand {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EntriesArg {
+    Fwlog,
+    Any,
+}
+
 #[derive(Args)]
 pub struct SubmitArgs {
     #[command(flatten)]
@@ -121,9 +132,13 @@ pub struct SubmitArgs {
 
 pub fn run(cmd: LogCommand) -> Result<ExitCode> {
     match cmd {
-        LogCommand::Init { repo, origin, key } => {
+        LogCommand::Init { repo, origin, key, entries } => {
             let key = load_signer(&key)?;
-            LogStore::init(&repo.repo, &repo.branch, &origin, &key)
+            let schema = match entries {
+                EntriesArg::Fwlog => EntrySchema::Fwlog,
+                EntriesArg::Any => EntrySchema::Any,
+            };
+            LogStore::init(&repo.repo, &repo.branch, &origin, &key, schema)
                 .with_context(|| format!("cannot initialise a log in {}", repo.repo.display()))?;
             println!(
                 "initialised log {origin} on branch {} in {}",
@@ -151,8 +166,9 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let v = validator(&store.head()?.info);
             let outcome = store
-                .append(&key, &entries, validator())
+                .append(&key, &entries, v.as_ref())
                 .context("append failed")?;
             if json {
                 let list: Vec<_> = outcome
@@ -193,9 +209,13 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
     }
 }
 
-/// The entry rules `append`, `integrate` and audits apply.
-fn validator() -> &'static dyn EntryValidator {
-    &AnyEntry
+/// The entry rules `append`, `integrate` and audits apply: the schema the log's `log-info`
+/// declares.
+pub fn validator(info: &LogInfo) -> Box<dyn EntryValidator> {
+    match info.entries {
+        EntrySchema::Fwlog => Box::new(FwlogEntries::new(info.origin.clone())),
+        EntrySchema::Any => Box::new(AnyEntry),
+    }
 }
 
 fn read_entry(path: &Path) -> Result<Vec<u8>> {
@@ -217,9 +237,9 @@ pub fn submit(args: SubmitArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     // Catch bad entries before they reach a pull request.
     let snap = store.head()?;
+    let v = validator(&snap.info);
     for e in &entries {
-        validator()
-            .validate(&e.bytes, &snap)
+        v.validate(&e.bytes, &snap)
             .map_err(|r| anyhow::anyhow!("{}: {r}", e.name))?;
     }
     let (paths, commit) = store.submit(&entries)?;
@@ -239,10 +259,11 @@ fn integrate(repo: &RepoArgs, key: &str) -> Result<ExitCode> {
     let pending = store.pending()?;
     let mut entries = Vec::new();
     let mut bad = 0;
+    let v = validator(&store.head()?.info);
     {
         let snap = store.head()?;
         for (path, content) in pending {
-            match content.and_then(|bytes| validator().validate(&bytes, &snap).map(|_| bytes)) {
+            match content.and_then(|bytes| v.validate(&bytes, &snap).map(|_| bytes)) {
                 Ok(bytes) => entries.push(NewEntry {
                     name: path.clone(),
                     bytes,
@@ -264,7 +285,7 @@ fn integrate(repo: &RepoArgs, key: &str) -> Result<ExitCode> {
         });
     }
     let outcome = store
-        .append(&key, &entries, validator())
+        .append(&key, &entries, v.as_ref())
         .context("integrate failed")?;
     for (e, n) in outcome.entries.iter().zip(&entries) {
         let note = if e.duplicate {
@@ -286,19 +307,20 @@ fn list(repo: &RepoArgs, json: bool) -> Result<ExitCode> {
     let store = repo.open()?;
     let snap = store.head()?;
     let mut rows = Vec::new();
-    for index in 0..snap.size() {
-        let entry = snap.entry(index)?;
-        let summary = validator()
-            .validate(&entry, &snap)
+    let v = validator(&snap.info);
+    snap.for_each_entry(|index, entry| {
+        let summary = v
+            .validate(entry, &snap)
             .map(|i| i.summary)
             .unwrap_or_else(|e| format!("INVALID: {e}"));
-        let leaf = fwlog::merkle::leaf_hash(&entry);
+        let leaf = fwlog::merkle::leaf_hash(entry);
         if json {
             rows.push(json!({"index": index, "leaf_hash": leaf.to_base64(), "size": entry.len(), "summary": summary}));
         } else {
             println!("{index} {} {} {summary}", leaf.to_base64(), entry.len());
         }
-    }
+        Ok(())
+    })?;
     if json {
         print_json(&rows)?;
     }
@@ -332,7 +354,12 @@ fn verify(
             b.set_position(done);
         }
     };
-    let report = audit::audit(&store, rev, key.as_ref(), validator(), &mut progress)?;
+    let v = validator(&match rev {
+        Some(r) => store.at_rev(r)?,
+        None => store.head()?,
+    }
+    .info);
+    let report = audit::audit(&store, rev, key.as_ref(), v.as_ref(), &mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod args;
+mod bundle;
 mod checkpoint;
 mod demo;
 mod key;
 mod log;
 mod proof;
+mod release;
 
 /// Exit code when a verification ran and failed (bad signature, proof mismatch, audit findings).
 pub const EXIT_FAILED: u8 = 1;
@@ -46,6 +48,23 @@ enum Command {
     /// Create, append to, list, prove from and audit a log kept in a Git repository.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Make signed release entries (vendors).
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
+    /// Rebuild a logged release from source with its logged recipe, compare the artifacts bit
+    /// for bit, and write a signed reproduction entry. Exit 0 reproduced, 3 mismatch, 4 failed.
+    Rebuild(release::RebuildArgs),
+    /// Compare artifacts you rebuilt in your own pipeline with a logged release and write a
+    /// signed reproduction entry. Exit 0 reproduced, 3 mismatch.
+    Attest(release::AttestArgs),
+    /// Write an offline bundle for one firmware artifact: its release entry, every reproduction
+    /// about it, their inclusion proofs and the checkpoint (with cosignatures).
+    Bundle(bundle::BundleArgs),
+    /// Verify a firmware artifact offline against a policy and a bundle. Exit 0 only when every
+    /// rule holds; otherwise one line naming the rule that failed.
+    Verify(bundle::VerifyArgs),
+    /// Every artifact digest in the log that meets the policy: the guest owner's allowlist.
+    Allowlist(bundle::AllowlistArgs),
     /// Run the whole job end to end in a fresh directory, one line per step.
     Demo(demo::DemoArgs),
     /// Commit entries under pending/ for a pull-request workflow (integrate them with `fwlog log integrate`).
@@ -89,6 +108,12 @@ pub fn run() -> ExitCode {
         Command::Log(c) => log::run(c),
         Command::Submit(a) => log::submit(a),
         Command::Demo(a) => demo::run(a),
+        Command::Release(c) => release::create(c),
+        Command::Rebuild(a) => release::rebuild(a),
+        Command::Attest(a) => release::attest(a),
+        Command::Bundle(a) => bundle::bundle(a),
+        Command::Verify(a) => bundle::verify(a),
+        Command::Allowlist(a) => bundle::allowlist(a),
     };
     match result {
         Ok(code) => code,

@@ -86,7 +86,16 @@ impl Log {
         ok(
             dir.path(),
             &[
-                "log", "init", "--repo", "log", "--origin", origin, "--key", "log.key",
+                "log",
+                "init",
+                "--repo",
+                "log",
+                "--origin",
+                origin,
+                "--key",
+                "log.key",
+                "--entries",
+                "any",
             ],
         );
         Log { dir, vkey }
