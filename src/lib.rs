@@ -31,3 +31,4 @@ pub mod bundle;
 pub mod catalog;
 pub mod policy;
 pub mod rebuild;
+pub mod witness;

@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use fwlog::audit::{self, Severity};
 use fwlog::entry::FwlogEntries;
-use fwlog::store::{AnyEntry, EntrySchema, EntryValidator, LogInfo, LogStore, NewEntry, DEFAULT_BRANCH};
+use fwlog::store::{
+    AnyEntry, EntrySchema, EntryValidator, LogInfo, LogStore, NewEntry, DEFAULT_BRANCH,
+};
 use fwlog::tiles::MAX_ENTRY_SIZE;
 use serde_json::json;
 
@@ -96,6 +98,10 @@ pub enum LogCommand {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
+    /// Ask a witness (C2SP tlog-witness) to cosign the current checkpoint, with a consistency
+    /// proof from the witness's last size (retrying once with the size a 409 reports), then
+    /// add the verified cosignatures to the checkpoint and commit.
+    Witness(super::witness::LogWitnessArgs),
     /// Audit the whole log: checkpoint signature, every entry, every tile recomputed, the index,
     /// and that each checkpoint in the first-parent history is consistent with the next.
     /// Exits non-zero with one finding per problem.
@@ -132,7 +138,12 @@ pub struct SubmitArgs {
 
 pub fn run(cmd: LogCommand) -> Result<ExitCode> {
     match cmd {
-        LogCommand::Init { repo, origin, key, entries } => {
+        LogCommand::Init {
+            repo,
+            origin,
+            key,
+            entries,
+        } => {
             let key = load_signer(&key)?;
             let schema = match entries {
                 EntriesArg::Fwlog => EntrySchema::Fwlog,
@@ -190,6 +201,7 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::Integrate { repo, key } => integrate(&repo, &key),
+        LogCommand::Witness(a) => super::witness::log_witness(a),
         LogCommand::List { repo, json } => list(&repo, json),
         LogCommand::Prove { repo, index, out } => {
             let store = repo.open()?;
@@ -354,11 +366,13 @@ fn verify(
             b.set_position(done);
         }
     };
-    let v = validator(&match rev {
-        Some(r) => store.at_rev(r)?,
-        None => store.head()?,
-    }
-    .info);
+    let v = validator(
+        &match rev {
+            Some(r) => store.at_rev(r)?,
+            None => store.head()?,
+        }
+        .info,
+    );
     let report = audit::audit(&store, rev, key.as_ref(), v.as_ref(), &mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();

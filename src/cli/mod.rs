@@ -13,6 +13,7 @@ mod key;
 mod log;
 mod proof;
 mod release;
+mod witness;
 
 /// Exit code when a verification ran and failed (bad signature, proof mismatch, audit findings).
 pub const EXIT_FAILED: u8 = 1;
@@ -65,6 +66,9 @@ enum Command {
     Verify(bundle::VerifyArgs),
     /// Every artifact digest in the log that meets the policy: the guest owner's allowlist.
     Allowlist(bundle::AllowlistArgs),
+    /// Be a witness: cosign checkpoints that are consistent with what you cosigned before.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Run the whole job end to end in a fresh directory, one line per step.
     Demo(demo::DemoArgs),
     /// Commit entries under pending/ for a pull-request workflow (integrate them with `fwlog log integrate`).
@@ -108,6 +112,7 @@ pub fn run() -> ExitCode {
         Command::Log(c) => log::run(c),
         Command::Submit(a) => log::submit(a),
         Command::Demo(a) => demo::run(a),
+        Command::Witness(c) => witness::run(c),
         Command::Release(c) => release::create(c),
         Command::Rebuild(a) => release::rebuild(a),
         Command::Attest(a) => release::attest(a),
