@@ -490,6 +490,11 @@ fn check_index(
             }),
         };
         let shard = match shard {
+            Ok(s) if s.is_empty() || !is_shard_path(&path) => {
+                let why = if s.is_empty() { "is empty" } else { "is not an index shard path" };
+                f.add(Severity::Error, "bad_index", format!("{path} {why}"), Some(path), None, None);
+                continue;
+            }
             Ok(s) => s,
             Err(e) => {
                 f.add(
@@ -547,6 +552,15 @@ fn check_index(
         );
     }
     Ok(())
+}
+
+/// `index/<2 hex>/<2 hex>`, lowercase.
+fn is_shard_path(path: &str) -> bool {
+    let hex2 = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    match path.strip_prefix("index/").and_then(|r| r.split_once('/')) {
+        Some((a, b)) => hex2(a) && hex2(b),
+        None => false,
+    }
 }
 
 /// First-parent history: every checkpoint signed by `key`, for the same origin, and consistent

@@ -166,7 +166,8 @@ impl Policy {
             let mut out: Vec<VerifierKey> = Vec::new();
             for s in list {
                 let k = key(s, role, alg)?;
-                if out.contains(&k) {
+                // The same key material under another name is the same signer: it must count once.
+                if out.iter().any(|o| o.public_key() == k.public_key()) {
                     return Err(PolicyError::Invalid(format!("{role} key {s:?} is listed twice")));
                 }
                 out.push(k);

@@ -151,6 +151,7 @@ pub fn run(
     for d in [&src_dir, &out, &build, &home] {
         std::fs::create_dir(d).map_err(io(d))?;
     }
+    let out_id = dir_id(&out).map_err(io(&out))?;
     // A private copy: the recipe cannot change the caller's file, and the digest checked above
     // is the digest of what it reads (the copy is re-checked after the build).
     let file_name = source.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "source".into());
@@ -258,7 +259,11 @@ pub fn run(
 
     let mut artifacts = Vec::new();
     let mut problems = Vec::new();
-    if outcome == Outcome::Success {
+    // The recipe may have replaced FWLOG_OUT itself (by a symlink, or another directory):
+    // artifacts are read only from the directory created above.
+    if outcome == Outcome::Success && !same_dir(&out, out_id) {
+        problems.push(format!("{}: FWLOG_OUT was replaced by the recipe; no artifact is read from it", out.display()));
+    } else if outcome == Outcome::Success {
         for a in &release.artifacts {
             match hash_artifact(&out, &a.name) {
                 Ok(obtained) => artifacts.push(obtained),
@@ -267,6 +272,26 @@ pub fn run(
         }
     }
     Ok(RunResult { outcome, artifacts, problems, workdir, elapsed: started.elapsed() })
+}
+
+/// Identity of a directory that is not a symlink: (device, inode) on Unix.
+#[cfg(unix)]
+fn dir_id(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::symlink_metadata(path)?;
+    if !m.file_type().is_dir() {
+        return Err(std::io::Error::other("not a directory"));
+    }
+    Ok((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(path: &Path) -> std::io::Result<(u64, u64)> {
+    std::fs::symlink_metadata(path).map(|_| (0, 0))
+}
+
+fn same_dir(path: &Path, id: (u64, u64)) -> bool {
+    dir_id(path).is_ok_and(|now| now == id)
 }
 
 #[cfg(unix)]

@@ -339,14 +339,24 @@ impl Snapshot<'_> {
 
     /// Recomputes the root from the right-edge tiles (O(log n) reads) and compares it with the
     /// checkpoint: catches a tampered right edge before anything is appended to it.
+    ///
+    /// The partial entry bundle is checked too (O(256) hashes): its entries are copied into the
+    /// next bundle, so a tampered one would otherwise be signed over by the next checkpoint.
     pub fn check_right_edge(&self) -> Result<()> {
         let size = self.size();
         let root = merkle::tree_root(size, &TileHashReader::new(self, size))?;
         if root != self.root() {
-            return Err(corrupt(
-                "tile/",
-                "tiles do not hash to the checkpoint's root",
-            ));
+            return Err(corrupt("tile/", "tiles do not hash to the checkpoint's root"));
+        }
+        if let Some(bundle) = tiles::entry_bundles_for_size(size).last().filter(|t| !t.is_full()) {
+            let path = bundle.path();
+            let data = self.read_tile(&bundle)?.ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+            let leaves: Vec<Hash> = tiles::decode_entry_bundle(&bundle, &data)?.iter().map(|e| merkle::leaf_hash(e)).collect();
+            let level0 = Tile { kind: TileKind::Hash(0), index: bundle.index, width: bundle.width };
+            let stored = self.read_tile(&level0)?.ok_or_else(|| corrupt(&level0.path(), "missing tile"))?;
+            if tiles::decode_hash_tile(&level0, &stored)? != leaves {
+                return Err(corrupt(&path, "entries do not match the level-0 tile the checkpoint commits to"));
+            }
         }
         Ok(())
     }
@@ -478,7 +488,8 @@ impl LogStore {
 
     fn with_repo(repo: Repository, branch: &str) -> Result<LogStore> {
         let refname = format!("refs/heads/{branch}");
-        if !git2::Reference::is_valid_name(&refname) {
+        // Names git's porcelain refuses for branches, even where the ref name is valid.
+        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname) {
             return Err(StoreError::Invalid {
                 what: "branch name",
                 reason: branch.to_string(),
@@ -499,6 +510,17 @@ impl LogStore {
     /// size-0 checkpoint and `log-info`. Refuses when the branch already exists.
     pub fn init(dir: &Path, branch: &str, origin: &str, key: &SignerKey, entries: EntrySchema) -> Result<LogStore> {
         enable_fsync();
+        // Validate everything before creating anything, so a refused init leaves no repo behind.
+        let refname = format!("refs/heads/{branch}");
+        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname) {
+            return Err(StoreError::Invalid { what: "branch name", reason: branch.to_string() });
+        }
+        let info = LogInfo { origin: origin.to_string(), key: key.verifier_key(), entries };
+        let cp = Checkpoint { origin: origin.to_string(), size: 0, root: merkle::empty_root(), extensions: vec![] };
+        let signed = SignedCheckpoint::sign(cp, key)?;
+        if LogInfo::parse(&info.to_bytes())? != info {
+            return Err(StoreError::Invalid { what: "origin", reason: origin.to_string() });
+        }
         let (repo, created) = match Repository::open(dir) {
             Ok(r) => (r, false),
             Err(_) => {
@@ -511,14 +533,6 @@ impl LogStore {
         if store.repo.find_reference(&store.refname).is_ok() {
             return Err(StoreError::AlreadyInitialised(branch.to_string()));
         }
-        let info = LogInfo { origin: origin.to_string(), key: key.verifier_key(), entries };
-        let cp = Checkpoint {
-            origin: origin.to_string(),
-            size: 0,
-            root: merkle::empty_root(),
-            extensions: vec![],
-        };
-        let signed = SignedCheckpoint::sign(cp, key)?;
         let commit = store.commit_initial(origin, &info, &signed)?;
         if created {
             store.sync_worktree(None, commit);
@@ -555,6 +569,19 @@ impl LogStore {
                 ErrorCode::Exists => StoreError::AlreadyInitialised(branch.to_string()),
                 _ => e.into(),
             })?;
+        // A reflog for the branch, even in a bare repository (where git keeps none by default),
+        // so that audits can see rewrites: turn it on in the repository's own config when unset.
+        if let Ok(cfg) = repo.config().and_then(|c| c.open_level(git2::ConfigLevel::Local)) {
+            if cfg.get_entry("core.logAllRefUpdates").is_err() {
+                let mut cfg = cfg;
+                cfg.set_bool("core.logAllRefUpdates", true)?;
+            }
+        }
+        let mut reflog = repo.reflog(&self.refname)?;
+        if reflog.is_empty() {
+            reflog.append(commit, &sig, Some("fwlog: init"))?;
+            reflog.write()?;
+        }
         Ok(commit)
     }
 
@@ -704,12 +731,10 @@ impl LogStore {
             outcome.new_size = old_size;
             return Ok(Some(outcome));
         }
-        {
-            let lookup = BatchLookup {
-                snap: &snap,
-                batch: &fresh,
-            };
-            for (e, _) in &fresh {
+        // Entry k may refer to logged entries and to entries 0..k of this batch, never later ones.
+        for (k, (e, _)) in fresh.iter().enumerate() {
+            let lookup = BatchLookup { snap: &snap, batch: &fresh[..k] };
+            {
                 validator.validate(&e.bytes, &lookup).map_err(|reason| {
                     StoreError::InvalidEntry {
                         name: e.name.clone(),
@@ -788,7 +813,7 @@ impl LogStore {
         let tree = repo.find_tree(update.create_updated(repo, &snap.tree)?)?;
         let sig = signature(repo)?;
         let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&snap.commit])?;
-        self.flush_pack(&odb, &mempack)?;
+        self.flush_pack(&odb, &mempack, commit, &snap.tree)?;
         let old = snap.commit.id();
         let follow = self.worktree_follows();
         if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
@@ -812,12 +837,19 @@ impl LogStore {
         })
     }
 
-    /// Writes every object buffered in `mempack` as one pack file (indexed, and fsynced like
-    /// everything else libgit2 writes here), then empties the buffer. Must run before the ref
+    /// Writes the objects new in `commit` (relative to `base`, its parent's tree) as one pack
+    /// file, indexed and fsynced, then empties the in-memory buffer. Must run before the ref
     /// that makes the objects reachable moves.
-    fn flush_pack(&self, odb: &git2::Odb<'_>, mempack: &git2::Mempack<'_>) -> Result<()> {
+    ///
+    /// The pack is built here rather than with `git_mempack_dump`, which packs each commit's
+    /// whole tree: an append must write O(batch + log n) objects, not the whole snapshot.
+    fn flush_pack(&self, odb: &git2::Odb<'_>, mempack: &git2::Mempack<'_>, commit: Oid, base: &git2::Tree<'_>) -> Result<()> {
+        let mut pb = self.repo.packbuilder()?;
+        pb.insert_object(commit, None)?;
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        insert_changed(&self.repo, &mut pb, &tree, Some(base))?;
         let mut buf = git2::Buf::new();
-        mempack.dump(&self.repo, &mut buf)?;
+        pb.write_buf(&mut buf)?;
         let mut writer = odb.packwriter()?;
         std::io::Write::write_all(&mut writer, &buf)?;
         writer.commit()?;
@@ -943,7 +975,7 @@ impl LogStore {
             let name = String::from_utf8_lossy(item.name_bytes()).into_owned();
             let path = format!("{PENDING_DIR}/{name}");
             let content = match read_file(&self.repo, &snap.tree, &path, MAX_ENTRY_SIZE) {
-                Ok(Some(bytes)) if pending_path(&bytes) == path => Ok(bytes),
+                Ok(Some(bytes)) if pending_path(&bytes) == path => check_entry_size(&bytes).map(|()| bytes),
                 Ok(Some(_)) => {
                     Err("file name is not pending/<sha256 of content>.entry".to_string())
                 }
@@ -1027,6 +1059,30 @@ impl LogStore {
         index.write()?;
         Ok(())
     }
+}
+
+/// Adds `tree` and, recursively, every blob and subtree that is not identical in `base` (same
+/// name, same object) to a pack. Unchanged subtrees are skipped whole.
+fn insert_changed(repo: &Repository, pb: &mut git2::PackBuilder<'_>, tree: &git2::Tree<'_>, base: Option<&git2::Tree<'_>>) -> Result<()> {
+    pb.insert_object(tree.id(), None)?;
+    for entry in tree.iter() {
+        let old = base.and_then(|b| b.get_name_bytes(entry.name_bytes()));
+        if old.as_ref().is_some_and(|o| o.id() == entry.id()) {
+            continue;
+        }
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id())?;
+                let old_sub = match old {
+                    Some(o) if o.kind() == Some(ObjectType::Tree) => Some(repo.find_tree(o.id())?),
+                    _ => None,
+                };
+                insert_changed(repo, pb, &sub, old_sub.as_ref())?;
+            }
+            _ => pb.insert_object(entry.id(), None)?,
+        }
+    }
+    Ok(())
 }
 
 /// `pending/<sha256 hex>.entry`.

@@ -91,6 +91,13 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<()> {
         std::io::stdout().write_all(data)?;
         return Ok(());
     }
+    // A device, FIFO or symlink at the target is written through, never replaced.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_file() {
+            std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))?;
+            return Ok(());
+        }
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

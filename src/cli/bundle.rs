@@ -30,12 +30,19 @@ impl ArtifactArgs {
     fn digest(&self) -> Result<[u8; 32]> {
         match (&self.artifact, &self.sha256) {
             (Some(path), _) => {
-                let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-                Ok(fwlog::rebuild::digests(f).with_context(|| format!("cannot read {}", path.display()))?.0)
+                let f = std::fs::File::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                Ok(fwlog::rebuild::digests(f)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .0)
             }
             (None, Some(h)) => {
-                let bytes = hex::decode(h).ok().filter(|b| b.len() == 32 && h.len() == 64);
-                bytes.and_then(|b| b.try_into().ok()).context("--sha256 must be 64 hex digits")
+                let bytes = hex::decode(h)
+                    .ok()
+                    .filter(|b| b.len() == 32 && h.len() == 64);
+                bytes
+                    .and_then(|b| b.try_into().ok())
+                    .context("--sha256 must be 64 hex digits")
             }
             (None, None) => bail!("give --artifact or --sha256"),
         }
@@ -82,7 +89,8 @@ pub struct AllowlistArgs {
 
 pub fn load_policy(path: &PathBuf) -> Result<Policy> {
     let bytes = read_capped(path, MAX_POLICY_BYTES)?;
-    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8", path.display()))?;
     Policy::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
@@ -90,14 +98,23 @@ pub fn bundle(a: BundleArgs) -> Result<ExitCode> {
     let digest = a.what.digest()?;
     let store = a.repo.open()?;
     let snap = store.head()?;
-    snap.checkpoint.verify(&snap.info.key, Some(&snap.info.origin), &[], 0).context("the log's checkpoint does not verify")?;
+    snap.checkpoint
+        .verify(&snap.info.key, Some(&snap.info.origin), &[], 0)
+        .context("the log's checkpoint does not verify")?;
     let catalog = Catalog::scan(&snap)?;
     let releases = catalog.releases_with(&digest);
     let Some(release) = releases.first() else {
-        bail!("no release in the log has an artifact with sha256 {}", hex::encode(digest));
+        bail!(
+            "no release in the log has an artifact with sha256 {}",
+            hex::encode(digest)
+        );
     };
     if releases.len() > 1 {
-        eprintln!("fwlog: {} releases list this artifact; bundling the first, entry {}", releases.len(), release.index);
+        eprintln!(
+            "fwlog: {} releases list this artifact; bundling the first, entry {}",
+            releases.len(),
+            release.index
+        );
     }
     let bundle = catalog.bundle(&snap, release)?;
     write_output(&a.out, &bundle.to_bytes())?;
@@ -120,7 +137,9 @@ pub fn verify(a: VerifyArgs) -> Result<ExitCode> {
     let result = Bundle::parse(&bytes).and_then(|b| b.verify(&policy, &digest));
     match result {
         Ok(v) => {
-            let fwlog::entry::Entry::Release(rel) = &v.release.entry else { bail!("bundle release is not a release") };
+            let fwlog::entry::Entry::Release(rel) = &v.release.entry else {
+                bail!("bundle release is not a release")
+            };
             if a.json {
                 print_json(&json!({
                     "verified": true,
@@ -134,20 +153,42 @@ pub fn verify(a: VerifyArgs) -> Result<ExitCode> {
                     "checkpoint_size": v.checkpoint.checkpoint.size,
                 }))?;
             } else {
-                println!("verified: {} is {} of {} {}", hex::encode(digest), v.artifact_name, rel.firmware_name, rel.version);
+                println!(
+                    "verified: {} is {} of {} {}",
+                    hex::encode(digest),
+                    v.artifact_name,
+                    rel.firmware_name,
+                    rel.version
+                );
                 println!("released by {}", v.release.signer.name());
                 println!("reproduced by {}", v.acceptance.reproduced_by.join(", "));
                 for m in &v.acceptance.mismatches_ignored {
                     println!("warning: {m} reported a mismatch (ignored by the policy)");
                 }
-                let w: Vec<_> = v.checkpoint.witnesses.iter().map(|w| w.key.name().to_string()).collect();
-                println!("logged in {} at size {}, witnessed by {}", v.checkpoint.checkpoint.origin, v.checkpoint.checkpoint.size, if w.is_empty() { "nobody".into() } else { w.join(", ") });
+                let w: Vec<_> = v
+                    .checkpoint
+                    .witnesses
+                    .iter()
+                    .map(|w| w.key.name().to_string())
+                    .collect();
+                println!(
+                    "logged in {} at size {}, witnessed by {}",
+                    v.checkpoint.checkpoint.origin,
+                    v.checkpoint.checkpoint.size,
+                    if w.is_empty() {
+                        "nobody".into()
+                    } else {
+                        w.join(", ")
+                    }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             if a.json {
-                print_json(&json!({"verified": false, "sha256": hex::encode(digest), "error": e.to_string()}))?;
+                print_json(
+                    &json!({"verified": false, "sha256": hex::encode(digest), "error": e.to_string()}),
+                )?;
             }
             eprintln!("fwlog: verification failed: {e}");
             Ok(ExitCode::from(EXIT_FAILED))
@@ -160,10 +201,19 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
     let store = a.repo.open()?;
     let snap = store.head()?;
     if snap.info.origin != policy.origin {
-        bail!("the log's origin is {:?}, the policy's {:?}", snap.info.origin, policy.origin);
+        bail!(
+            "the log's origin is {:?}, the policy's {:?}",
+            snap.info.origin,
+            policy.origin
+        );
     }
     snap.checkpoint
-        .verify(&policy.log_key, Some(&policy.origin), &policy.witnesses, policy.witness_quorum)
+        .verify(
+            &policy.log_key,
+            Some(&policy.origin),
+            &policy.witnesses,
+            policy.witness_quorum,
+        )
         .context("the log's checkpoint does not meet the policy")?;
     let catalog = Catalog::scan(&snap)?;
     let mut rows = Vec::new();
@@ -182,14 +232,24 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
                     }));
                 }
             }
-            Err(why) => eprintln!("skipped entry {} ({} {}): {why}", r.index, r.release.firmware_name, r.release.version),
+            Err(why) => eprintln!(
+                "skipped entry {} ({} {}): {why}",
+                r.index, r.release.firmware_name, r.release.version
+            ),
         }
     }
     if a.json {
         print_json(&rows)?;
     } else {
         for r in &rows {
-            println!("{} {} {} {} {}", r["sha256"].as_str().unwrap_or(""), r["firmware"].as_str().unwrap_or(""), r["version"].as_str().unwrap_or(""), r["artifact"].as_str().unwrap_or(""), r["index"]);
+            println!(
+                "{} {} {} {} {}",
+                r["sha256"].as_str().unwrap_or(""),
+                r["firmware"].as_str().unwrap_or(""),
+                r["version"].as_str().unwrap_or(""),
+                r["artifact"].as_str().unwrap_or(""),
+                r["index"]
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use fwlog::entry::{self, compare, Artifact, Entry, Environment, ObtainedArtifact, Release, Reproduction, Verdict};
+use fwlog::entry::{
+    self, compare, Artifact, Entry, Environment, ObtainedArtifact, Release, Reproduction, Verdict,
+};
 use fwlog::merkle;
 use fwlog::rebuild::{self, Outcome, Sandbox};
 use fwlog::store::Snapshot;
@@ -132,7 +134,10 @@ pub enum SandboxArg {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn file_name(path: &Path) -> Result<String> {
@@ -144,19 +149,27 @@ fn file_name(path: &Path) -> Result<String> {
 
 fn hash_file(path: &Path) -> Result<([u8; 32], [u8; 48])> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let (a, b, _) = rebuild::digests(f).with_context(|| format!("cannot read {}", path.display()))?;
+    let (a, b, _) =
+        rebuild::digests(f).with_context(|| format!("cannot read {}", path.display()))?;
     Ok((a, b))
 }
 
 pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
     let ReleaseCommand::Create(a) = cmd;
     let key = load_signer(&a.key)?;
-    let recipe = String::from_utf8(std::fs::read(&a.recipe).with_context(|| format!("cannot read {}", a.recipe.display()))?)
-        .map_err(|_| anyhow::anyhow!("{}: the recipe must be UTF-8 text", a.recipe.display()))?;
+    let recipe = String::from_utf8(
+        std::fs::read(&a.recipe).with_context(|| format!("cannot read {}", a.recipe.display()))?,
+    )
+    .map_err(|_| anyhow::anyhow!("{}: the recipe must be UTF-8 text", a.recipe.display()))?;
     let mut env = BTreeMap::new();
     for kv in &a.env {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv:?}: expected K=V"))?;
-        ensure!(env.insert(k.to_string(), v.to_string()).is_none(), "--env {k} given twice");
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv:?}: expected K=V"))?;
+        ensure!(
+            env.insert(k.to_string(), v.to_string()).is_none(),
+            "--env {k} given twice"
+        );
     }
     let source_date_epoch = match a.source_date_epoch {
         Some(s) => s,
@@ -169,7 +182,13 @@ pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
     let mut artifacts = Vec::new();
     for path in &a.artifacts {
         let (sha256, sha384) = hash_file(path)?;
-        artifacts.push(Artifact { name: file_name(path)?, sha256, sha384, snp_ovmf_hash: None, other_digests: BTreeMap::new() });
+        artifacts.push(Artifact {
+            name: file_name(path)?,
+            sha256,
+            sha384,
+            snp_ovmf_hash: None,
+            other_digests: BTreeMap::new(),
+        });
     }
     let release = Release {
         firmware_name: a.name,
@@ -177,16 +196,29 @@ pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
         recipe,
         env,
         source_date_epoch,
-        environment: Environment { description: a.environment, container_image: a.container_image, debian_snapshot: a.debian_snapshot },
+        environment: Environment {
+            description: a.environment,
+            container_image: a.container_image,
+            debian_snapshot: a.debian_snapshot,
+        },
         source_uri: a.source_uri,
         source_sha256,
         artifacts,
         released_on: now(),
     };
-    let bytes = release.sign(&key).context("cannot make the release entry")?;
+    let bytes = release
+        .sign(&key)
+        .context("cannot make the release entry")?;
     write_output(&a.out, &bytes)?;
     if a.out != Path::new("-") {
-        eprintln!("wrote release {} {} ({} artifacts, {} bytes) to {}", release.firmware_name, release.version, release.artifacts.len(), bytes.len(), a.out.display());
+        eprintln!(
+            "wrote release {} {} ({} artifacts, {} bytes) to {}",
+            release.firmware_name,
+            release.version,
+            release.artifacts.len(),
+            bytes.len(),
+            a.out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -198,11 +230,19 @@ fn logged_release(snap: &Snapshot<'_>, t: &TargetArgs) -> Result<(Vec<u8>, Relea
         Some(k) => load_verifier(k)?,
         None => snap.info.key.clone(),
     };
-    snap.checkpoint.verify(&key, Some(&snap.info.origin), &[], 0).context("the log's checkpoint does not verify")?;
+    snap.checkpoint
+        .verify(&key, Some(&snap.info.origin), &[], 0)
+        .context("the log's checkpoint does not verify")?;
     let bytes = snap.entry(t.index)?;
     let proof = snap.prove(t.index)?;
     proof
-        .verify(&merkle::leaf_hash(&bytes), &key, Some(&snap.info.origin), &[], 0)
+        .verify(
+            &merkle::leaf_hash(&bytes),
+            &key,
+            Some(&snap.info.origin),
+            &[],
+            0,
+        )
         .with_context(|| format!("entry {} is not included in the checkpoint", t.index))?;
     let parsed = entry::parse_entry(&bytes).with_context(|| format!("entry {}", t.index))?;
     match parsed.entry {
@@ -213,14 +253,38 @@ fn logged_release(snap: &Snapshot<'_>, t: &TargetArgs) -> Result<(Vec<u8>, Relea
 
 /// Prints the comparison table, signs and writes the reproduction entry, and maps the verdict
 /// to an exit code.
-fn finish(snap: &Snapshot<'_>, t: &TargetArgs, release_bytes: &[u8], release: &Release, obtained: Vec<ObtainedArtifact>, failed: Option<String>) -> Result<ExitCode> {
+fn finish(
+    snap: &Snapshot<'_>,
+    t: &TargetArgs,
+    release_bytes: &[u8],
+    release: &Release,
+    obtained: Vec<ObtainedArtifact>,
+    failed: Option<String>,
+) -> Result<ExitCode> {
     let key = load_signer(&t.key)?;
     let (rows, mut verdict) = compare(release, &obtained);
-    println!("{:<32} {:<10} {}", "artifact", "result", "sha256 (release / rebuilt)");
+    println!(
+        "{:<32} {:<10} {}",
+        "artifact", "result", "sha256 (release / rebuilt)"
+    );
     for r in &rows {
-        let exp = r.expected.map(|d| hex::encode(d.sha256)).unwrap_or_else(|| "-".into());
-        let got = r.obtained.map(|d| hex::encode(d.sha256)).unwrap_or_else(|| "-".into());
-        let result = if r.matches { "match" } else if r.obtained.is_none() { "missing" } else if r.expected.is_none() { "extra" } else { "MISMATCH" };
+        let exp = r
+            .expected
+            .map(|d| hex::encode(d.sha256))
+            .unwrap_or_else(|| "-".into());
+        let got = r
+            .obtained
+            .map(|d| hex::encode(d.sha256))
+            .unwrap_or_else(|| "-".into());
+        let result = if r.matches {
+            "match"
+        } else if r.obtained.is_none() {
+            "missing"
+        } else if r.expected.is_none() {
+            "extra"
+        } else {
+            "MISMATCH"
+        };
         println!("{:<32} {:<10} {exp}", r.name, result);
         if !r.matches {
             println!("{:<32} {:<10} {got}", "", "");
@@ -233,12 +297,21 @@ fn finish(snap: &Snapshot<'_>, t: &TargetArgs, release_bytes: &[u8], release: &R
         release: entry::release_ref(&snap.info.origin, t.index, release_bytes),
         verdict,
         artifacts: obtained,
-        environment: Environment { description: t.environment.clone(), container_image: None, debian_snapshot: None },
+        environment: Environment {
+            description: t.environment.clone(),
+            container_image: None,
+            debian_snapshot: None,
+        },
         rebuilt_on: now(),
         note: failed.clone(),
     };
-    let bytes = reproduction.sign(&key).context("cannot make the reproduction entry")?;
-    let out = t.out.clone().unwrap_or_else(|| PathBuf::from(format!("reproduction-{}.json", t.index)));
+    let bytes = reproduction
+        .sign(&key)
+        .context("cannot make the reproduction entry")?;
+    let out = t
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reproduction-{}.json", t.index)));
     write_output(&out, &bytes)?;
     eprintln!("verdict: {verdict}; wrote the signed reproduction entry to {} (append it with `fwlog log append` or `fwlog submit`)", out.display());
     Ok(match verdict {
@@ -257,7 +330,9 @@ pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
     let (workdir, _tmp) = match &a.workdir {
         Some(d) => (d.clone(), None),
         None => {
-            let t = tempfile::Builder::new().prefix("fwlog-rebuild-").tempdir()?;
+            let t = tempfile::Builder::new()
+                .prefix("fwlog-rebuild-")
+                .tempdir()?;
             (t.path().join("w"), Some(t))
         }
     };
@@ -265,9 +340,22 @@ pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
         SandboxArg::None => Sandbox::None,
         SandboxArg::Bwrap => Sandbox::Bwrap,
     };
-    eprintln!("rebuilding {} {} (entry {}) in {}", release.firmware_name, release.version, a.target.index, workdir.display());
+    eprintln!(
+        "rebuilding {} {} (entry {}) in {}",
+        release.firmware_name,
+        release.version,
+        a.target.index,
+        workdir.display()
+    );
     let mut sink = std::io::stderr();
-    let result = rebuild::run(&release, &a.source, &workdir, Duration::from_secs(a.timeout), sandbox, &mut sink)?;
+    let result = rebuild::run(
+        &release,
+        &a.source,
+        &workdir,
+        Duration::from_secs(a.timeout),
+        sandbox,
+        &mut sink,
+    )?;
     for p in &result.problems {
         eprintln!("fwlog: artifact {p}");
     }
@@ -276,8 +364,19 @@ pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
         Outcome::Failed(why) => Some(why.clone()),
         Outcome::TimedOut(d) => Some(format!("recipe timed out after {} s", d.as_secs())),
     };
-    eprintln!("recipe finished in {:.1} s: {}", result.elapsed.as_secs_f64(), failed.as_deref().unwrap_or("success"));
-    finish(&snap, &a.target, &release_bytes, &release, result.artifacts, failed)
+    eprintln!(
+        "recipe finished in {:.1} s: {}",
+        result.elapsed.as_secs_f64(),
+        failed.as_deref().unwrap_or("success")
+    );
+    finish(
+        &snap,
+        &a.target,
+        &release_bytes,
+        &release,
+        result.artifacts,
+        failed,
+    )
 }
 
 pub fn attest(a: AttestArgs) -> Result<ExitCode> {
@@ -287,7 +386,10 @@ pub fn attest(a: AttestArgs) -> Result<ExitCode> {
     let mut obtained = Vec::new();
     for path in &a.artifacts {
         let name = file_name(path)?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         obtained.push(rebuild::hash_artifact(dir, &name).map_err(|e| anyhow::anyhow!(e))?);
     }
     finish(&snap, &a.target, &release_bytes, &release, obtained, None)

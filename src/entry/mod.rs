@@ -1387,29 +1387,29 @@ mod tests {
     }
 
     /// Every single-byte change of a valid envelope (all 255 other values at every offset in
-    /// release builds; 12 per offset in debug builds) is rejected, or yields the very same
-    /// parsed entry. None is accepted with different content.
+    /// release builds, as CI runs them; a sparse sample in debug builds, where Ed25519 is two
+    /// orders of magnitude slower) is rejected, or yields the very same parsed entry. None is
+    /// accepted with different content.
     #[test]
     fn byte_flips_rejected() {
         let original = sample_envelope();
         let want = parse_entry(&original).unwrap();
-        let values: Vec<u8> = if cfg!(debug_assertions) {
-            vec![
-                0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff, 0x5c, 0x22, 0x7f,
-            ]
+        let (values, step): (Vec<u8>, usize) = if cfg!(debug_assertions) {
+            (vec![0x01, 0x20, 0xff], 17)
         } else {
-            (1..=255).collect()
+            ((1..=255).collect(), 1)
         };
+        let offsets: Vec<usize> = (0..original.len()).step_by(step).collect();
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let chunk = original.len().div_ceil(threads);
         let (rejected, equivalent, different) = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
+            let handles: Vec<_> = offsets
+                .chunks(offsets.len().div_ceil(threads))
+                .map(|part| {
                     let (original, want, values) = (&original, &want, &values);
                     s.spawn(move || {
                         let mut counts = (0u64, 0u64, Vec::new());
                         let mut m = original.clone();
-                        for i in t * chunk..((t + 1) * chunk).min(original.len()) {
+                        for &i in part {
                             for &x in values {
                                 m[i] = original[i] ^ x;
                                 match parse_entry(&m) {
@@ -1435,14 +1435,14 @@ mod tests {
                 })
         });
         println!(
-            "byte flips over {} bytes: {rejected} rejected, {equivalent} accepted as the same entry, {} accepted as a different entry",
+            "byte flips over {} of {} offsets, {} values each: {rejected} rejected, \
+             {equivalent} accepted as the same entry, {} accepted as a different entry",
+            offsets.len(),
             original.len(),
+            values.len(),
             different.len()
         );
         assert!(different.is_empty(), "accepted as different: {different:?}");
-        assert_eq!(
-            rejected + equivalent,
-            (original.len() * values.len()) as u64
-        );
+        assert_eq!(rejected + equivalent, (offsets.len() * values.len()) as u64);
     }
 }
