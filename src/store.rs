@@ -69,6 +69,8 @@ pub enum StoreError {
     InvalidEntry { name: String, reason: String },
     #[error("entry index {index} is not in a log of size {size}")]
     NoSuchEntry { index: u64, size: u64 },
+    #[error("the branch is locked by {0}; if no other fwlog or git process is running, a killed one left it: remove the file")]
+    Locked(String),
     #[error("proof: {0}")]
     Proof(#[from] crate::proof::ProofError),
     #[error("invalid {what}: {reason}")]
@@ -535,7 +537,7 @@ impl LogStore {
         }
         let commit = store.commit_initial(origin, &info, &signed)?;
         if created {
-            store.sync_worktree(None, commit);
+            let _ = store.apply_tree_change(None, commit);
         }
         Ok(store)
     }
@@ -815,13 +817,10 @@ impl LogStore {
         let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&snap.commit])?;
         self.flush_pack(&odb, &mempack, commit, &snap.tree)?;
         let old = snap.commit.id();
-        let follow = self.worktree_follows();
         if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
             return Ok(None);
         }
-        if follow {
-            self.sync_worktree(Some(old), commit);
-        }
+        self.follow_worktree();
         outcome.new_size = new_size;
         outcome.commit = Some(commit);
         Ok(Some(outcome))
@@ -860,21 +859,23 @@ impl LogStore {
     /// Compare-and-swap of the branch from `old` to `new`. `Ok(false)` when it no longer
     /// points at `old` (or another writer holds its lock).
     fn swap_ref(&self, old: Oid, new: Oid, msg: &str) -> Result<bool> {
-        match self
-            .repo
-            .reference_matching(&self.refname, new, true, old, msg)
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists
-                ) =>
-            {
-                Ok(false)
+        // A writer holds the ref lock for microseconds; a lock that outlives a few short waits
+        // was left by a killed process and will not go away by itself.
+        for wait_ms in [10, 20, 40, 80, 160, 320, 0] {
+            match self.repo.reference_matching(&self.refname, new, true, old, msg) {
+                Ok(_) => return Ok(true),
+                Err(e) if e.code() == ErrorCode::Locked => {
+                    if wait_ms == 0 {
+                        let lock = self.repo.path().join(format!("{}.lock", self.refname));
+                        return Err(StoreError::Locked(lock.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+                }
+                Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => return Ok(false),
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        Ok(false)
     }
 
     /// Adds signature lines (witness cosignatures) to the head's checkpoint and commits, only
@@ -898,11 +899,8 @@ impl LogStore {
             let msg = format!("fwlog: cosign checkpoint size {} by {}\n", snap.size(), names.join(", "));
             let commit = self.repo.commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
             let old = snap.commit.id();
-            let follow = self.worktree_follows();
             if self.swap_ref(old, commit, "fwlog: cosign")? {
-                if follow {
-                    self.sync_worktree(Some(old), commit);
-                }
+                self.follow_worktree();
                 return Ok(commit);
             }
         }
@@ -946,11 +944,8 @@ impl LogStore {
                 .repo
                 .commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
             let old = snap.commit.id();
-            let follow = self.worktree_follows();
             if self.swap_ref(old, commit, "fwlog: submit")? {
-                if follow {
-                    self.sync_worktree(Some(old), commit);
-                }
+                self.follow_worktree();
                 return Ok((paths, Some(commit)));
             }
         }
@@ -988,30 +983,53 @@ impl LogStore {
         Ok(out)
     }
 
-    /// Whether a non-bare checkout has the branch checked out with no changes in the index or
-    /// work tree; only then do we bring it along after a commit (like a fast-forward).
-    fn worktree_follows(&self) -> bool {
+    /// Brings a non-bare checkout of the branch up to the branch head, like a fast-forward, when
+    /// it is safe: the index holds exactly the tree of a recent commit of the branch (so no
+    /// staged change of the user's can be lost) and the work tree matches the index. Runs under
+    /// a lock file so that concurrent appenders cannot interleave their updates, and always
+    /// moves to the *current* head, never back. Best effort: the log is already committed.
+    fn follow_worktree(&self) {
+        let _ = self.try_follow_worktree();
+    }
+
+    fn try_follow_worktree(&self) -> Result<()> {
         let repo = &self.repo;
-        if repo.is_bare()
-            || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes())
-        {
-            return false;
+        if repo.is_bare() || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes()) {
+            return Ok(());
         }
+        let lock_path = repo.path().join("fwlog-worktree.lock");
+        let lock = std::fs::File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+        lock_exclusive(&lock)?;
+        let head = repo.find_commit(self.head_commit()?)?;
+        let mut index = repo.index()?;
+        index.read(true)?;
+        let index_tree = index.write_tree()?;
+        if index_tree == head.tree_id() {
+            return Ok(());
+        }
+        // The commit the checkout is at: a recent first-parent ancestor with the index's tree.
+        let mut at = Some(head.clone());
+        let mut base = None;
+        for _ in 0..1000 {
+            let Some(c) = at else { break };
+            if c.tree_id() == index_tree {
+                base = Some(c.id());
+                break;
+            }
+            at = c.parent(0).ok();
+        }
+        let Some(base) = base else { return Ok(()) };
         let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(false).include_ignored(false);
-        repo.statuses(Some(&mut opts))
-            .map(|s| s.is_empty())
-            .unwrap_or(false)
+        opts.include_untracked(false).include_ignored(false).show(git2::StatusShow::Workdir);
+        if !repo.statuses(Some(&mut opts))?.is_empty() {
+            return Ok(());
+        }
+        self.apply_tree_change(Some(base), head.id())
     }
 
-    /// Applies the change from `old` to `new` to a clean checkout: writes added and modified
-    /// files, removes deleted ones, and resets the index to `new`. Best effort: the log is already
-    /// committed when this runs, and a failure only leaves the checkout behind.
-    fn sync_worktree(&self, old: Option<Oid>, new: Oid) {
-        let _ = self.try_sync_worktree(old, new);
-    }
-
-    fn try_sync_worktree(&self, old: Option<Oid>, new: Oid) -> Result<()> {
+    /// Applies the change between two commits' trees to the work tree (writes added and modified
+    /// files, removes deleted ones) and resets the index to the second.
+    fn apply_tree_change(&self, old: Option<Oid>, new: Oid) -> Result<()> {
         let repo = &self.repo;
         let Some(workdir) = repo.workdir() else {
             return Ok(());
@@ -1082,6 +1100,22 @@ fn insert_changed(repo: &Repository, pb: &mut git2::PackBuilder<'_>, tree: &git2
             _ => pb.insert_object(entry.id(), None)?,
         }
     }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd as _;
+    // SAFETY: flock on a descriptor we own; released when the file is closed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
