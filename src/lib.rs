@@ -18,17 +18,18 @@
 
 pub mod audit;
 pub mod b64;
+pub mod bundle;
+pub mod catalog;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod parse;
+pub mod policy;
 pub mod proof;
+pub mod rebuild;
 pub mod store;
 pub mod tiles;
-pub mod bundle;
-pub mod catalog;
-pub mod policy;
-pub mod rebuild;
 pub mod witness;

@@ -87,7 +87,7 @@ pub struct AllowlistArgs {
     json: bool,
 }
 
-pub fn load_policy(path: &PathBuf) -> Result<Policy> {
+pub fn load_policy(path: &std::path::Path) -> Result<Policy> {
     let bytes = read_capped(path, MAX_POLICY_BYTES)?;
     let text =
         String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8", path.display()))?;

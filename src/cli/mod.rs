@@ -11,6 +11,7 @@ mod checkpoint;
 mod demo;
 mod key;
 mod log;
+mod monitor;
 mod proof;
 mod release;
 mod witness;
@@ -73,6 +74,20 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Commit entries under pending/ for a pull-request workflow (integrate them with `fwlog log integrate`).
     Submit(log::SubmitArgs),
+    /// Follow a log from a Git remote: verify that each new checkpoint is signed and consistent
+    /// with the last one this monitor verified, check every new entry, report releases,
+    /// reproductions and alerts. Exit 0 ok, 1 error, 3 alerts, 4 fork, 5 local state corrupt.
+    ///
+    /// Alerts: a mismatch verdict; a vendor releasing the same name and version twice with
+    /// different artifacts; with --policy, entries signed by keys the policy does not list; with
+    /// --stale-days, releases still lacking the rebuilder quorum. A force-pushed branch whose
+    /// checkpoint is still consistent is only a warning.
+    ///
+    /// Exit codes: 0 no alerts (warnings allowed); 1 error (fetch failed, bad checkpoint
+    /// signature, broken log repository…); 3 alerts reported (the log verified); 4 fork: two
+    /// checkpoints signed by the log key are inconsistent, evidence written to the state
+    /// directory, state not updated; 5 the local state is corrupt or unreadable (not a fork).
+    Monitor(monitor::MonitorArgs),
 }
 
 /// Help and version go to stdout as clap writes them; a usage error becomes one line on
@@ -119,6 +134,7 @@ pub fn run() -> ExitCode {
         Command::Bundle(a) => bundle::bundle(a),
         Command::Verify(a) => bundle::verify(a),
         Command::Allowlist(a) => bundle::allowlist(a),
+        Command::Monitor(a) => monitor::run(a),
     };
     match result {
         Ok(code) => code,

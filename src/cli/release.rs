@@ -264,8 +264,8 @@ fn finish(
     let key = load_signer(&t.key)?;
     let (rows, mut verdict) = compare(release, &obtained);
     println!(
-        "{:<32} {:<10} {}",
-        "artifact", "result", "sha256 (release / rebuilt)"
+        "{:<32} {:<10} sha256 (release / rebuilt)",
+        "artifact", "result"
     );
     for r in &rows {
         let exp = r
