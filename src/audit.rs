@@ -491,8 +491,19 @@ fn check_index(
         };
         let shard = match shard {
             Ok(s) if s.is_empty() || !is_shard_path(&path) => {
-                let why = if s.is_empty() { "is empty" } else { "is not an index shard path" };
-                f.add(Severity::Error, "bad_index", format!("{path} {why}"), Some(path), None, None);
+                let why = if s.is_empty() {
+                    "is empty"
+                } else {
+                    "is not an index shard path"
+                };
+                f.add(
+                    Severity::Error,
+                    "bad_index",
+                    format!("{path} {why}"),
+                    Some(path),
+                    None,
+                    None,
+                );
                 continue;
             }
             Ok(s) => s,
@@ -556,7 +567,11 @@ fn check_index(
 
 /// `index/<2 hex>/<2 hex>`, lowercase.
 fn is_shard_path(path: &str) -> bool {
-    let hex2 = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex2 = |s: &str| {
+        s.len() == 2
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     match path.strip_prefix("index/").and_then(|r| r.split_once('/')) {
         Some((a, b)) => hex2(a) && hex2(b),
         None => false,

@@ -111,20 +111,36 @@ fn to_wire(e: &ProvenEntry) -> WireEntry {
 }
 
 fn from_wire(w: &WireEntry) -> Result<ProvenEntry, BundleError> {
-    let entry = crate::b64::decode_canonical(&w.entry)
-        .map_err(|_| BundleError::Malformed(format!("entry {} is not canonical base64", w.index)))?;
+    let entry = crate::b64::decode_canonical(&w.entry).map_err(|_| {
+        BundleError::Malformed(format!("entry {} is not canonical base64", w.index))
+    })?;
     if entry.is_empty() || entry.len() > MAX_ENTRY_SIZE {
-        return Err(BundleError::Malformed(format!("entry {} has {} bytes", w.index, entry.len())));
+        return Err(BundleError::Malformed(format!(
+            "entry {} has {} bytes",
+            w.index,
+            entry.len()
+        )));
     }
     if w.proof.len() > MAX_PROOF_HASHES {
-        return Err(BundleError::Malformed(format!("entry {} has a proof of {} hashes", w.index, w.proof.len())));
+        return Err(BundleError::Malformed(format!(
+            "entry {} has a proof of {} hashes",
+            w.index,
+            w.proof.len()
+        )));
     }
     let proof = w
         .proof
         .iter()
-        .map(|h| Hash::from_base64(h).map_err(|_| BundleError::Malformed(format!("entry {}: bad proof hash", w.index))))
+        .map(|h| {
+            Hash::from_base64(h)
+                .map_err(|_| BundleError::Malformed(format!("entry {}: bad proof hash", w.index)))
+        })
         .collect::<Result<_, _>>()?;
-    Ok(ProvenEntry { index: w.index, entry, proof })
+    Ok(ProvenEntry {
+        index: w.index,
+        entry,
+        proof,
+    })
 }
 
 impl Bundle {
@@ -147,27 +163,43 @@ impl Bundle {
         if bytes.len() > MAX_BUNDLE_BYTES {
             return Err(BundleError::TooLarge);
         }
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let wire: Wire =
+            serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
         if wire.format != FORMAT {
-            return Err(BundleError::Malformed(format!("format {:?} is not {FORMAT:?}", wire.format)));
+            return Err(BundleError::Malformed(format!(
+                "format {:?} is not {FORMAT:?}",
+                wire.format
+            )));
         }
         if wire.reproductions.len() > MAX_REPRODUCTIONS {
-            return Err(BundleError::Malformed(format!("more than {MAX_REPRODUCTIONS} reproductions")));
+            return Err(BundleError::Malformed(format!(
+                "more than {MAX_REPRODUCTIONS} reproductions"
+            )));
         }
         let bundle = Bundle {
             origin: wire.origin.clone(),
             log_key: wire.log_key.clone(),
             checkpoint: wire.checkpoint.clone().into_bytes(),
             release: from_wire(&wire.release)?,
-            reproductions: wire.reproductions.iter().map(from_wire).collect::<Result<_, _>>()?,
+            reproductions: wire
+                .reproductions
+                .iter()
+                .map(from_wire)
+                .collect::<Result<_, _>>()?,
         };
-        let mut indexes: Vec<u64> = std::iter::once(bundle.release.index).chain(bundle.reproductions.iter().map(|r| r.index)).collect();
+        let mut indexes: Vec<u64> = std::iter::once(bundle.release.index)
+            .chain(bundle.reproductions.iter().map(|r| r.index))
+            .collect();
         indexes.sort_unstable();
         if indexes.windows(2).any(|w| w[0] == w[1]) {
-            return Err(BundleError::Malformed("an entry index appears twice".into()));
+            return Err(BundleError::Malformed(
+                "an entry index appears twice".into(),
+            ));
         }
         if bundle.to_bytes() != bytes {
-            return Err(BundleError::Malformed("not in canonical form (compact JSON, fields in order)".into()));
+            return Err(BundleError::Malformed(
+                "not in canonical form (compact JSON, fields in order)".into(),
+            ));
         }
         Ok(bundle)
     }
@@ -184,18 +216,34 @@ impl Bundle {
             });
         }
         let signed = SignedCheckpoint::parse(&self.checkpoint)?;
-        let checkpoint = signed.verify(&policy.log_key, Some(&policy.origin), &policy.witnesses, policy.witness_quorum)?;
+        let checkpoint = signed.verify(
+            &policy.log_key,
+            Some(&policy.origin),
+            &policy.witnesses,
+            policy.witness_quorum,
+        )?;
         let (size, root) = (checkpoint.checkpoint.size, checkpoint.checkpoint.root);
         let include = |e: &ProvenEntry| -> Result<Hash, BundleError> {
             let leaf = merkle::leaf_hash(&e.entry);
-            merkle::verify_inclusion(e.index, size, &leaf, &e.proof, &root)
-                .map_err(|source| BundleError::NotIncluded { index: e.index, source })?;
+            merkle::verify_inclusion(e.index, size, &leaf, &e.proof, &root).map_err(|source| {
+                BundleError::NotIncluded {
+                    index: e.index,
+                    source,
+                }
+            })?;
             Ok(leaf)
         };
         let release_leaf = include(&self.release)?;
-        let release = entry::parse_entry(&self.release.entry).map_err(|source| BundleError::Entry { index: self.release.index, source })?;
+        let release =
+            entry::parse_entry(&self.release.entry).map_err(|source| BundleError::Entry {
+                index: self.release.index,
+                source,
+            })?;
         let Entry::Release(rel) = &release.entry else {
-            return Err(BundleError::WrongKind { index: self.release.index, expected: "release" });
+            return Err(BundleError::WrongKind {
+                index: self.release.index,
+                expected: "release",
+            });
         };
         let artifact_name = rel
             .artifacts
@@ -206,20 +254,41 @@ impl Bundle {
         let mut parsed = Vec::with_capacity(self.reproductions.len());
         for r in &self.reproductions {
             include(r)?;
-            let p = entry::parse_entry(&r.entry).map_err(|source| BundleError::Entry { index: r.index, source })?;
+            let p = entry::parse_entry(&r.entry).map_err(|source| BundleError::Entry {
+                index: r.index,
+                source,
+            })?;
             if !matches!(p.entry, Entry::Reproduction(_)) {
-                return Err(BundleError::WrongKind { index: r.index, expected: "reproduction" });
+                return Err(BundleError::WrongKind {
+                    index: r.index,
+                    expected: "reproduction",
+                });
             }
             parsed.push((r.index, p));
         }
         let evidence: Vec<ReproductionEvidence<'_>> = parsed
             .iter()
             .filter_map(|(index, p)| match &p.entry {
-                Entry::Reproduction(rep) => Some(ReproductionEvidence { index: *index, signer: &p.signer, reproduction: rep }),
+                Entry::Reproduction(rep) => Some(ReproductionEvidence {
+                    index: *index,
+                    signer: &p.signer,
+                    reproduction: rep,
+                }),
                 Entry::Release(_) => None,
             })
             .collect();
-        let acceptance = policy.evaluate(&release.signer, rel, self.release.index, &release_leaf, &evidence)?;
-        Ok(Verified { checkpoint, artifact_name, acceptance, release })
+        let acceptance = policy.evaluate(
+            &release.signer,
+            rel,
+            self.release.index,
+            &release_leaf,
+            &evidence,
+        )?;
+        Ok(Verified {
+            checkpoint,
+            artifact_name,
+            acceptance,
+            release,
+        })
     }
 }

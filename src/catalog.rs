@@ -50,12 +50,21 @@ impl Catalog {
             frontier.push(leaf);
             match entry::parse_entry(bytes) {
                 Ok(p) => match p.entry {
-                    Entry::Release(release) => cat.releases.push(LoggedRelease { index, leaf, signer: p.signer, release }),
+                    Entry::Release(release) => cat.releases.push(LoggedRelease {
+                        index,
+                        leaf,
+                        signer: p.signer,
+                        release,
+                    }),
                     Entry::Reproduction(reproduction) => cat
                         .reproductions
                         .entry(reproduction.release.index)
                         .or_default()
-                        .push(LoggedReproduction { index, signer: p.signer, reproduction }),
+                        .push(LoggedReproduction {
+                            index,
+                            signer: p.signer,
+                            reproduction,
+                        }),
                 },
                 Err(e) => cat.invalid.push((index, e.to_string())),
             }
@@ -64,7 +73,8 @@ impl Catalog {
         if frontier.root() != snap.root() {
             return Err(StoreError::Corrupt {
                 path: "tile/entries".into(),
-                reason: "the entries do not hash to the checkpoint's root; run `fwlog log verify`".into(),
+                reason: "the entries do not hash to the checkpoint's root; run `fwlog log verify`"
+                    .into(),
             });
         }
         Ok(cat)
@@ -72,12 +82,18 @@ impl Catalog {
 
     /// The reproductions about release `index`.
     pub fn reproductions_of(&self, index: u64) -> &[LoggedReproduction] {
-        self.reproductions.get(&index).map(Vec::as_slice).unwrap_or(&[])
+        self.reproductions
+            .get(&index)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The releases that list an artifact with this SHA-256, oldest first.
     pub fn releases_with(&self, sha256: &[u8; 32]) -> Vec<&LoggedRelease> {
-        self.releases.iter().filter(|r| r.release.artifacts.iter().any(|a| &a.sha256 == sha256)).collect()
+        self.releases
+            .iter()
+            .filter(|r| r.release.artifacts.iter().any(|a| &a.sha256 == sha256))
+            .collect()
     }
 
     /// Evaluates one logged release against a policy.
@@ -85,7 +101,11 @@ impl Catalog {
         let evidence: Vec<ReproductionEvidence<'_>> = self
             .reproductions_of(r.index)
             .iter()
-            .map(|x| ReproductionEvidence { index: x.index, signer: &x.signer, reproduction: &x.reproduction })
+            .map(|x| ReproductionEvidence {
+                index: x.index,
+                signer: &x.signer,
+                reproduction: &x.reproduction,
+            })
             .collect();
         policy.evaluate(&r.signer, &r.release, r.index, &r.leaf, &evidence)
     }
@@ -96,13 +116,20 @@ impl Catalog {
         let prove = |index: u64| -> Result<ProvenEntry, StoreError> {
             let entry = snap.entry(index)?;
             let proof = snap.prove(index)?.path;
-            Ok(ProvenEntry { index, entry, proof })
+            Ok(ProvenEntry {
+                index,
+                entry,
+                proof,
+            })
         };
         let release = prove(r.index)?;
         let reproductions = self
             .reproductions_of(r.index)
             .iter()
-            .filter(|x| x.reproduction.release.leaf_hash == r.leaf && x.reproduction.release.origin == snap.info.origin)
+            .filter(|x| {
+                x.reproduction.release.leaf_hash == r.leaf
+                    && x.reproduction.release.origin == snap.info.origin
+            })
             .take(crate::bundle::MAX_REPRODUCTIONS)
             .map(|x| prove(x.index))
             .collect::<Result<Vec<_>, _>>()?;

@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
+pub mod fsutil;
 pub mod merkle;
 pub mod monitor;
 pub mod note;

@@ -47,7 +47,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -319,9 +318,14 @@ struct State {
 }
 
 impl StateFile {
+    /// Compact JSON and a newline. Plain strings, integers and string-keyed maps cannot fail
+    /// to serialise; were it ever to, the empty result never equals a stored file and is never
+    /// written (see `save`).
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec(self).expect("state serialises");
-        out.push(b'\n');
+        let mut out = serde_json::to_vec(self).unwrap_or_default();
+        if !out.is_empty() {
+            out.push(b'\n');
+        }
         out
     }
 }
@@ -443,30 +447,8 @@ fn parse_state(bytes: &[u8]) -> Result<State, String> {
 /// Writes `data` to `dir/name` atomically: temp file in `dir`, fsync, rename, fsync of `dir`.
 fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, MonitorError> {
     let path = dir.join(name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
-    tmp.write_all(data).map_err(io_err(&path))?;
-    tmp.as_file().sync_all().map_err(io_err(&path))?;
-    tmp.persist(&path).map_err(|e| MonitorError::Io {
-        path: path.clone(),
-        source: e.error,
-    })?;
-    sync_dir(dir)?;
+    crate::fsutil::write_atomic(&path, data).map_err(io_err(&path))?;
     Ok(path)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), MonitorError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_: &Path) -> Result<(), MonitorError> {
-    Ok(())
 }
 
 /// An exclusive lock on the state directory for the whole run (released when dropped).
@@ -476,25 +458,13 @@ struct DirLock {
 
 fn lock_dir(dir: &Path) -> Result<DirLock, MonitorError> {
     let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd as _;
-        // SAFETY: flock on a file descriptor we own; it only takes an advisory lock.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            return Err(MonitorError::Config(format!(
-                "another monitor run holds {}; try again later",
-                path.display()
-            )));
-        }
+    match crate::fsutil::lock_file(&path, false).map_err(io_err(&path))? {
+        Some(file) => Ok(DirLock { _file: file }),
+        None => Err(MonitorError::Config(format!(
+            "another monitor run holds {}; try again later",
+            path.display()
+        ))),
     }
-    Ok(DirLock { _file: file })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -847,7 +817,13 @@ pub fn monitor_once(
     for e in events {
         report(e);
     }
-    write_atomic(dir, STATE_FILE, &file.to_bytes())?;
+    let bytes = file.to_bytes();
+    if bytes.is_empty() {
+        return Err(MonitorError::Config(
+            "cannot serialise the monitor state".into(),
+        ));
+    }
+    write_atomic(dir, STATE_FILE, &bytes)?;
     report(Event::Checkpoint {
         origin: origin.clone(),
         old_size: old_cp.size,

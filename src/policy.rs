@@ -122,9 +122,19 @@ pub enum Rejection {
     #[error("release is signed by {signer}, which is not a vendor key in the policy")]
     UnknownVendor { signer: String },
     #[error("vendor key {signer} may not release firmware {name:?} (allowed: {allowed})")]
-    FirmwareNotAllowed { signer: String, name: String, allowed: String },
-    #[error("only {have} of the required {need} trusted rebuilders reproduced this release{detail}")]
-    RebuilderQuorum { have: usize, need: usize, detail: String },
+    FirmwareNotAllowed {
+        signer: String,
+        name: String,
+        allowed: String,
+    },
+    #[error(
+        "only {have} of the required {need} trusted rebuilders reproduced this release{detail}"
+    )]
+    RebuilderQuorum {
+        have: usize,
+        need: usize,
+        detail: String,
+    },
     #[error("trusted rebuilder {signer} reported a mismatch for this release (entry {index})")]
     Mismatch { signer: String, index: u64 },
 }
@@ -151,29 +161,42 @@ impl Policy {
     /// firmware lists are non-empty, and no key is listed twice in one role.
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
-            return Err(PolicyError::Invalid(format!("larger than {MAX_POLICY_BYTES} bytes")));
+            return Err(PolicyError::Invalid(format!(
+                "larger than {MAX_POLICY_BYTES} bytes"
+            )));
         }
-        let file: File = toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string().trim().replace('\n', " ")))?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| PolicyError::Syntax(e.to_string().trim().replace('\n', " ")))?;
         let key = |s: &str, role: &str, alg: u8| -> Result<VerifierKey, PolicyError> {
-            let k = VerifierKey::parse(s).map_err(|e| PolicyError::Invalid(format!("{role} key {s:?}: {e}")))?;
+            let k = VerifierKey::parse(s)
+                .map_err(|e| PolicyError::Invalid(format!("{role} key {s:?}: {e}")))?;
             if k.alg() != alg {
-                let want = if alg == ALG_COSIGNATURE_V1 { "a cosignature/v1 (0x04)" } else { "an Ed25519 (0x01)" };
-                return Err(PolicyError::Invalid(format!("{role} key {s:?} must be {want} key")));
+                let want = if alg == ALG_COSIGNATURE_V1 {
+                    "a cosignature/v1 (0x04)"
+                } else {
+                    "an Ed25519 (0x01)"
+                };
+                return Err(PolicyError::Invalid(format!(
+                    "{role} key {s:?} must be {want} key"
+                )));
             }
             Ok(k)
         };
-        let keys = |list: &[String], role: &str, alg: u8| -> Result<Vec<VerifierKey>, PolicyError> {
-            let mut out: Vec<VerifierKey> = Vec::new();
-            for s in list {
-                let k = key(s, role, alg)?;
-                // The same key material under another name is the same signer: it must count once.
-                if out.iter().any(|o| o.public_key() == k.public_key()) {
-                    return Err(PolicyError::Invalid(format!("{role} key {s:?} is listed twice")));
+        let keys =
+            |list: &[String], role: &str, alg: u8| -> Result<Vec<VerifierKey>, PolicyError> {
+                let mut out: Vec<VerifierKey> = Vec::new();
+                for s in list {
+                    let k = key(s, role, alg)?;
+                    // The same key material under another name is the same signer: it must count once.
+                    if out.iter().any(|o| o.public_key() == k.public_key()) {
+                        return Err(PolicyError::Invalid(format!(
+                            "{role} key {s:?} is listed twice"
+                        )));
+                    }
+                    out.push(k);
                 }
-                out.push(k);
-            }
-            Ok(out)
-        };
+                Ok(out)
+            };
         if file.log.origin.is_empty() {
             return Err(PolicyError::Invalid("log origin is empty".into()));
         }
@@ -192,15 +215,28 @@ impl Policy {
         for v in &file.vendors {
             let k = key(&v.key, "vendor", ALG_ED25519)?;
             if vendors.iter().any(|x| x.key == k) {
-                return Err(PolicyError::Invalid(format!("vendor key {:?} is listed twice", v.key)));
+                return Err(PolicyError::Invalid(format!(
+                    "vendor key {:?} is listed twice",
+                    v.key
+                )));
             }
             if v.firmware.is_empty() {
-                return Err(PolicyError::Invalid(format!("vendor key {:?} may release no firmware", v.key)));
+                return Err(PolicyError::Invalid(format!(
+                    "vendor key {:?} may release no firmware",
+                    v.key
+                )));
             }
-            vendors.push(Vendor { key: k, firmware: v.firmware.iter().cloned().collect() });
+            vendors.push(Vendor {
+                key: k,
+                firmware: v.firmware.iter().cloned().collect(),
+            });
         }
         let (rebuilder_quorum, rebuilders, on_mismatch) = match &file.rebuilders {
-            Some(r) => (r.quorum, keys(&r.keys, "rebuilder", ALG_ED25519)?, r.on_mismatch),
+            Some(r) => (
+                r.quorum,
+                keys(&r.keys, "rebuilder", ALG_ED25519)?,
+                r.on_mismatch,
+            ),
             None => (0, Vec::new(), OnMismatch::Reject),
         };
         if rebuilder_quorum > rebuilders.len() {
@@ -238,12 +274,19 @@ impl Policy {
             .vendors
             .iter()
             .find(|v| &v.key == signer)
-            .ok_or_else(|| Rejection::UnknownVendor { signer: signer.to_string() })?;
+            .ok_or_else(|| Rejection::UnknownVendor {
+                signer: signer.to_string(),
+            })?;
         if !vendor.firmware.contains(&release.firmware_name) {
             return Err(Rejection::FirmwareNotAllowed {
                 signer: signer.name().to_string(),
                 name: release.firmware_name.clone(),
-                allowed: vendor.firmware.iter().cloned().collect::<Vec<_>>().join(", "),
+                allowed: vendor
+                    .firmware
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         // Positions in `self.rebuilders`, so each trusted key counts once.
@@ -252,10 +295,15 @@ impl Policy {
         let mut first_bad: Option<(usize, u64)> = None;
         for r in reproductions {
             let about = &r.reproduction.release;
-            if about.origin != self.origin || about.index != release_index || &about.leaf_hash != release_leaf {
+            if about.origin != self.origin
+                || about.index != release_index
+                || &about.leaf_hash != release_leaf
+            {
                 continue;
             }
-            let Some(trusted) = self.rebuilders.iter().position(|k| k == r.signer) else { continue };
+            let Some(trusted) = self.rebuilders.iter().position(|k| k == r.signer) else {
+                continue;
+            };
             let (_, implied) = reproduction::compare(release, &r.reproduction.artifacts);
             match (r.reproduction.verdict, implied) {
                 (Verdict::Reproduced, Verdict::Reproduced) => {
@@ -270,7 +318,10 @@ impl Policy {
         }
         if self.on_mismatch == OnMismatch::Reject {
             if let Some((k, index)) = first_bad {
-                return Err(Rejection::Mismatch { signer: self.rebuilders[k].name().to_string(), index });
+                return Err(Rejection::Mismatch {
+                    signer: self.rebuilders[k].name().to_string(),
+                    index,
+                });
             }
         }
         let name = |i: &usize| self.rebuilders[*i].name().to_string();
@@ -281,9 +332,16 @@ impl Policy {
             } else {
                 format!(" ({})", reproduced_by.join(", "))
             };
-            return Err(Rejection::RebuilderQuorum { have: reproduced_by.len(), need: self.rebuilder_quorum, detail });
+            return Err(Rejection::RebuilderQuorum {
+                have: reproduced_by.len(),
+                need: self.rebuilder_quorum,
+                detail,
+            });
         }
-        Ok(Acceptance { reproduced_by, mismatches_ignored: bad.iter().map(name).collect() })
+        Ok(Acceptance {
+            reproduced_by,
+            mismatches_ignored: bad.iter().map(name).collect(),
+        })
     }
 }
 
@@ -323,7 +381,10 @@ mod tests {
         let good = policy_text();
         let cases = [
             good.replace("[log]\n", "[log]\nextra = 1\n"),
-            good.replace("origin = \"example.com/log\"\n", "origin = \"example.com/log\"\norigin = \"x\"\n"),
+            good.replace(
+                "origin = \"example.com/log\"\n",
+                "origin = \"example.com/log\"\norigin = \"x\"\n",
+            ),
             good.replace("quorum = 2", "quorum = 3"),
             good.replace("quorum = 1", "quorum = 2"),
             good.replace("on_mismatch = \"reject\"", "on_mismatch = \"maybe\""),
@@ -331,7 +392,9 @@ mod tests {
             good.replace("[rebuilders]", "[rebuilder]"),
             // A witness key of the wrong type (0x01 instead of 0x04).
             good.replace(
-                &key("w.example/w1", 2).verifier_key_for(ALG_COSIGNATURE_V1).to_string(),
+                &key("w.example/w1", 2)
+                    .verifier_key_for(ALG_COSIGNATURE_V1)
+                    .to_string(),
                 &key("w.example/w1", 2).verifier_key().to_string(),
             ),
             good.replace("key = \"example.com", "key = \"xexample.com"),
@@ -344,6 +407,9 @@ mod tests {
             &format!("\"{}\"]", key("go-b.example/rebuild", 5).verifier_key()),
             &format!("\"{}\"]", key("go-a.example/rebuild", 4).verifier_key()),
         );
-        assert!(Policy::parse(&dup_rebuilder).unwrap_err().to_string().contains("listed twice"));
+        assert!(Policy::parse(&dup_rebuilder)
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice"));
     }
 }

@@ -47,13 +47,19 @@ pub enum RebuildError {
     #[error("work directory {0} exists and is not empty")]
     WorkdirNotEmpty(PathBuf),
     #[error("I/O on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("sandbox {0} is not available: {1}")]
     NoSandbox(String, String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RebuildError + '_ {
-    move |source| RebuildError::Io { path: path.display().to_string(), source }
+    move |source| RebuildError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// How the recipe ended.
@@ -112,7 +118,9 @@ pub fn hash_artifact(dir: &Path, name: &str) -> Result<ObtainedArtifact, String>
     let path = dir.join(name);
     let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{name}: {e}"))?;
     if meta.file_type().is_symlink() {
-        return Err(format!("{name}: is a symlink; artifacts must be regular files"));
+        return Err(format!(
+            "{name}: is a symlink; artifacts must be regular files"
+        ));
     }
     if !meta.is_file() {
         return Err(format!("{name}: not a regular file"));
@@ -122,7 +130,11 @@ pub fn hash_artifact(dir: &Path, name: &str) -> Result<ObtainedArtifact, String>
     }
     let file = std::fs::File::open(&path).map_err(|e| format!("{name}: {e}"))?;
     let (sha256, sha384, _) = digests(file).map_err(|e| format!("{name}: {e}"))?;
-    Ok(ObtainedArtifact { name: name.to_string(), sha256, sha384 })
+    Ok(ObtainedArtifact {
+        name: name.to_string(),
+        sha256,
+        sha384,
+    })
 }
 
 /// Runs `release`'s recipe on `source` (whose SHA-256 must match the release) in `workdir`
@@ -140,21 +152,37 @@ pub fn run(
     let file = std::fs::File::open(source).map_err(io(source))?;
     let (got, _, _) = digests(file).map_err(io(source))?;
     if got != release.source_sha256 {
-        return Err(RebuildError::SourceMismatch { want: hex::encode(release.source_sha256), got: hex::encode(got) });
+        return Err(RebuildError::SourceMismatch {
+            want: hex::encode(release.source_sha256),
+            got: hex::encode(got),
+        });
     }
-    if workdir.exists() && std::fs::read_dir(workdir).map_err(io(workdir))?.next().is_some() {
+    if workdir.exists()
+        && std::fs::read_dir(workdir)
+            .map_err(io(workdir))?
+            .next()
+            .is_some()
+    {
         return Err(RebuildError::WorkdirNotEmpty(workdir.to_path_buf()));
     }
     std::fs::create_dir_all(workdir).map_err(io(workdir))?;
     let workdir = workdir.canonicalize().map_err(io(workdir))?;
-    let (src_dir, out, build, home) = (workdir.join("source"), workdir.join("out"), workdir.join("build"), workdir.join("home"));
+    let (src_dir, out, build, home) = (
+        workdir.join("source"),
+        workdir.join("out"),
+        workdir.join("build"),
+        workdir.join("home"),
+    );
     for d in [&src_dir, &out, &build, &home] {
         std::fs::create_dir(d).map_err(io(d))?;
     }
     let out_id = dir_id(&out).map_err(io(&out))?;
     // A private copy: the recipe cannot change the caller's file, and the digest checked above
     // is the digest of what it reads (the copy is re-checked after the build).
-    let file_name = source.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "source".into());
+    let file_name = source
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "source".into());
     let src_copy = src_dir.join(file_name);
     std::fs::copy(source, &src_copy).map_err(io(&src_copy))?;
     let recipe = workdir.join("recipe.sh");
@@ -167,15 +195,33 @@ pub fn run(
             c
         }
         Sandbox::Bwrap => {
-            let bwrap = which("bwrap").ok_or_else(|| RebuildError::NoSandbox("bwrap".into(), "bubblewrap is not installed (apt-get install bubblewrap)".into()))?;
+            let bwrap = which("bwrap").ok_or_else(|| {
+                RebuildError::NoSandbox(
+                    "bwrap".into(),
+                    "bubblewrap is not installed (apt-get install bubblewrap)".into(),
+                )
+            })?;
             let mut c = Command::new(bwrap);
-            c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--bind"])
-                .arg(&workdir)
-                .arg(&workdir)
-                .args(["--chdir"])
-                .arg(&build)
-                .args(["/bin/sh", "-eu"])
-                .arg(&recipe);
+            c.args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--tmpfs",
+                "/tmp",
+                "--unshare-all",
+                "--die-with-parent",
+                "--bind",
+            ])
+            .arg(&workdir)
+            .arg(&workdir)
+            .args(["--chdir"])
+            .arg(&build)
+            .args(["/bin/sh", "-eu"])
+            .arg(&recipe);
             c
         }
     };
@@ -202,21 +248,30 @@ pub fn run(
     let mut child = cmd.spawn().map_err(io(Path::new("/bin/sh")))?;
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let pumps: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)]
-        .into_iter()
-        .flatten()
-        .map(|mut r| {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 8192];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
+    let pumps: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut r| {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
                 }
-            })
+            }
         })
-        .collect();
+    })
+    .collect();
     drop(tx);
     let mut written = 0u64;
     let mut truncated = false;
@@ -228,7 +283,10 @@ pub fn run(
                 written += take as u64;
             } else if !truncated {
                 truncated = true;
-                let _ = writeln!(sink, "\n[fwlog: recipe output over {MAX_OUTPUT_BYTES} bytes; the rest is not shown]");
+                let _ = writeln!(
+                    sink,
+                    "\n[fwlog: recipe output over {MAX_OUTPUT_BYTES} bytes; the rest is not shown]"
+                );
             }
         }
         match child.try_wait() {
@@ -262,7 +320,10 @@ pub fn run(
     // The recipe may have replaced FWLOG_OUT itself (by a symlink, or another directory):
     // artifacts are read only from the directory created above.
     if outcome == Outcome::Success && !same_dir(&out, out_id) {
-        problems.push(format!("{}: FWLOG_OUT was replaced by the recipe; no artifact is read from it", out.display()));
+        problems.push(format!(
+            "{}: FWLOG_OUT was replaced by the recipe; no artifact is read from it",
+            out.display()
+        ));
     } else if outcome == Outcome::Success {
         for a in &release.artifacts {
             match hash_artifact(&out, &a.name) {
@@ -271,7 +332,13 @@ pub fn run(
             }
         }
     }
-    Ok(RunResult { outcome, artifacts, problems, workdir, elapsed: started.elapsed() })
+    Ok(RunResult {
+        outcome,
+        artifacts,
+        problems,
+        workdir,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Identity of a directory that is not a symlink: (device, inode) on Unix.
@@ -309,5 +376,8 @@ fn kill_group(pid: u32) {
 fn kill_group(_: u32) {}
 
 fn which(program: &str) -> Option<PathBuf> {
-    RECIPE_PATH.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+    RECIPE_PATH
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
 }

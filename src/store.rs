@@ -141,7 +141,13 @@ pub struct LogInfo {
 impl LogInfo {
     /// `fwlog-log/v1\norigin <origin>\nkey <verifier key>\nentries <schema>\n`, exactly.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format!("{INFO_HEADER}\norigin {}\nkey {}\nentries {}\n", self.origin, self.key, self.entries.as_str()).into_bytes()
+        format!(
+            "{INFO_HEADER}\norigin {}\nkey {}\nentries {}\n",
+            self.origin,
+            self.key,
+            self.entries.as_str()
+        )
+        .into_bytes()
     }
 
     pub fn parse(bytes: &[u8]) -> Result<LogInfo> {
@@ -149,19 +155,29 @@ impl LogInfo {
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
         let lines: Vec<&str> = text.split_terminator('\n').collect();
         let [header, origin, key, entries] = lines.as_slice() else {
-            return Err(bad("expected four lines: fwlog-log/v1, origin, key, entries"));
+            return Err(bad(
+                "expected four lines: fwlog-log/v1, origin, key, entries",
+            ));
         };
         if *header != INFO_HEADER {
             return Err(bad("first line must be fwlog-log/v1"));
         }
-        let origin = origin.strip_prefix("origin ").ok_or_else(|| bad("second line must be `origin <origin>`"))?;
-        let key = key.strip_prefix("key ").ok_or_else(|| bad("third line must be `key <verifier key>`"))?;
+        let origin = origin
+            .strip_prefix("origin ")
+            .ok_or_else(|| bad("second line must be `origin <origin>`"))?;
+        let key = key
+            .strip_prefix("key ")
+            .ok_or_else(|| bad("third line must be `key <verifier key>`"))?;
         let key = VerifierKey::parse(key).map_err(|e| bad(&format!("log key: {e}")))?;
         let entries = entries
             .strip_prefix("entries ")
             .and_then(EntrySchema::parse)
             .ok_or_else(|| bad("fourth line must be `entries fwlog/v1` or `entries any`"))?;
-        let info = LogInfo { origin: origin.to_string(), key, entries };
+        let info = LogInfo {
+            origin: origin.to_string(),
+            key,
+            entries,
+        };
         if info.to_bytes() != bytes {
             return Err(bad("not in canonical form"));
         }
@@ -297,8 +313,13 @@ impl Snapshot<'_> {
     pub fn for_each_entry(&self, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         for tile in tiles::entry_bundles_for_size(self.size()) {
             let path = tile.path();
-            let data = self.read_tile(&tile)?.ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
-            for (i, e) in tiles::decode_entry_bundle(&tile, &data)?.into_iter().enumerate() {
+            let data = self
+                .read_tile(&tile)?
+                .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+            for (i, e) in tiles::decode_entry_bundle(&tile, &data)?
+                .into_iter()
+                .enumerate()
+            {
                 f(tile.index * tiles::TILE_WIDTH + i as u64, e)?;
             }
         }
@@ -348,16 +369,36 @@ impl Snapshot<'_> {
         let size = self.size();
         let root = merkle::tree_root(size, &TileHashReader::new(self, size))?;
         if root != self.root() {
-            return Err(corrupt("tile/", "tiles do not hash to the checkpoint's root"));
+            return Err(corrupt(
+                "tile/",
+                "tiles do not hash to the checkpoint's root",
+            ));
         }
-        if let Some(bundle) = tiles::entry_bundles_for_size(size).last().filter(|t| !t.is_full()) {
+        if let Some(bundle) = tiles::entry_bundles_for_size(size)
+            .last()
+            .filter(|t| !t.is_full())
+        {
             let path = bundle.path();
-            let data = self.read_tile(&bundle)?.ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
-            let leaves: Vec<Hash> = tiles::decode_entry_bundle(&bundle, &data)?.iter().map(|e| merkle::leaf_hash(e)).collect();
-            let level0 = Tile { kind: TileKind::Hash(0), index: bundle.index, width: bundle.width };
-            let stored = self.read_tile(&level0)?.ok_or_else(|| corrupt(&level0.path(), "missing tile"))?;
+            let data = self
+                .read_tile(&bundle)?
+                .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+            let leaves: Vec<Hash> = tiles::decode_entry_bundle(&bundle, &data)?
+                .iter()
+                .map(|e| merkle::leaf_hash(e))
+                .collect();
+            let level0 = Tile {
+                kind: TileKind::Hash(0),
+                index: bundle.index,
+                width: bundle.width,
+            };
+            let stored = self
+                .read_tile(&level0)?
+                .ok_or_else(|| corrupt(&level0.path(), "missing tile"))?;
             if tiles::decode_hash_tile(&level0, &stored)? != leaves {
-                return Err(corrupt(&path, "entries do not match the level-0 tile the checkpoint commits to"));
+                return Err(corrupt(
+                    &path,
+                    "entries do not match the level-0 tile the checkpoint commits to",
+                ));
             }
         }
         Ok(())
@@ -491,7 +532,8 @@ impl LogStore {
     fn with_repo(repo: Repository, branch: &str) -> Result<LogStore> {
         let refname = format!("refs/heads/{branch}");
         // Names git's porcelain refuses for branches, even where the ref name is valid.
-        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname) {
+        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname)
+        {
             return Err(StoreError::Invalid {
                 what: "branch name",
                 reason: branch.to_string(),
@@ -510,18 +552,40 @@ impl LogStore {
 
     /// Creates the repository if needed (non-bare, HEAD on the log branch) and commits the
     /// size-0 checkpoint and `log-info`. Refuses when the branch already exists.
-    pub fn init(dir: &Path, branch: &str, origin: &str, key: &SignerKey, entries: EntrySchema) -> Result<LogStore> {
+    pub fn init(
+        dir: &Path,
+        branch: &str,
+        origin: &str,
+        key: &SignerKey,
+        entries: EntrySchema,
+    ) -> Result<LogStore> {
         enable_fsync();
         // Validate everything before creating anything, so a refused init leaves no repo behind.
         let refname = format!("refs/heads/{branch}");
-        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname) {
-            return Err(StoreError::Invalid { what: "branch name", reason: branch.to_string() });
+        if branch == "HEAD" || branch.starts_with('-') || !git2::Reference::is_valid_name(&refname)
+        {
+            return Err(StoreError::Invalid {
+                what: "branch name",
+                reason: branch.to_string(),
+            });
         }
-        let info = LogInfo { origin: origin.to_string(), key: key.verifier_key(), entries };
-        let cp = Checkpoint { origin: origin.to_string(), size: 0, root: merkle::empty_root(), extensions: vec![] };
+        let info = LogInfo {
+            origin: origin.to_string(),
+            key: key.verifier_key(),
+            entries,
+        };
+        let cp = Checkpoint {
+            origin: origin.to_string(),
+            size: 0,
+            root: merkle::empty_root(),
+            extensions: vec![],
+        };
         let signed = SignedCheckpoint::sign(cp, key)?;
         if LogInfo::parse(&info.to_bytes())? != info {
-            return Err(StoreError::Invalid { what: "origin", reason: origin.to_string() });
+            return Err(StoreError::Invalid {
+                what: "origin",
+                reason: origin.to_string(),
+            });
         }
         let (repo, created) = match Repository::open(dir) {
             Ok(r) => (r, false),
@@ -573,7 +637,10 @@ impl LogStore {
             })?;
         // A reflog for the branch, even in a bare repository (where git keeps none by default),
         // so that audits can see rewrites: turn it on in the repository's own config when unset.
-        if let Ok(cfg) = repo.config().and_then(|c| c.open_level(git2::ConfigLevel::Local)) {
+        if let Ok(cfg) = repo
+            .config()
+            .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+        {
             if cfg.get_entry("core.logAllRefUpdates").is_err() {
                 let mut cfg = cfg;
                 cfg.set_bool("core.logAllRefUpdates", true)?;
@@ -735,7 +802,10 @@ impl LogStore {
         }
         // Entry k may refer to logged entries and to entries 0..k of this batch, never later ones.
         for (k, (e, _)) in fresh.iter().enumerate() {
-            let lookup = BatchLookup { snap: &snap, batch: &fresh[..k] };
+            let lookup = BatchLookup {
+                snap: &snap,
+                batch: &fresh[..k],
+            };
             {
                 validator.validate(&e.bytes, &lookup).map_err(|reason| {
                     StoreError::InvalidEntry {
@@ -842,7 +912,13 @@ impl LogStore {
     ///
     /// The pack is built here rather than with `git_mempack_dump`, which packs each commit's
     /// whole tree: an append must write O(batch + log n) objects, not the whole snapshot.
-    fn flush_pack(&self, odb: &git2::Odb<'_>, mempack: &git2::Mempack<'_>, commit: Oid, base: &git2::Tree<'_>) -> Result<()> {
+    fn flush_pack(
+        &self,
+        odb: &git2::Odb<'_>,
+        mempack: &git2::Mempack<'_>,
+        commit: Oid,
+        base: &git2::Tree<'_>,
+    ) -> Result<()> {
         let mut pb = self.repo.packbuilder()?;
         pb.insert_object(commit, None)?;
         let tree = self.repo.find_commit(commit)?.tree()?;
@@ -862,7 +938,10 @@ impl LogStore {
         // A writer holds the ref lock for microseconds; a lock that outlives a few short waits
         // was left by a killed process and will not go away by itself.
         for wait_ms in [10, 20, 40, 80, 160, 320, 0] {
-            match self.repo.reference_matching(&self.refname, new, true, old, msg) {
+            match self
+                .repo
+                .reference_matching(&self.refname, new, true, old, msg)
+            {
                 Ok(_) => return Ok(true),
                 Err(e) if e.code() == ErrorCode::Locked => {
                     if wait_ms == 0 {
@@ -871,7 +950,9 @@ impl LogStore {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(wait_ms));
                 }
-                Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => return Ok(false),
+                Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
+                    return Ok(false)
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -881,7 +962,11 @@ impl LogStore {
     /// Adds signature lines (witness cosignatures) to the head's checkpoint and commits, only
     /// if the head's checkpoint text is still `checkpoint_text` (else the log moved and the
     /// cosignatures are for an older checkpoint). Lines replace earlier ones from the same key.
-    pub fn add_cosignatures(&self, checkpoint_text: &str, sigs: &[crate::note::NoteSignature]) -> Result<Oid> {
+    pub fn add_cosignatures(
+        &self,
+        checkpoint_text: &str,
+        sigs: &[crate::note::NoteSignature],
+    ) -> Result<Oid> {
         for _ in 0..=CAS_RETRIES {
             let snap = self.head()?;
             if snap.checkpoint.note.text() != checkpoint_text {
@@ -892,12 +977,24 @@ impl LogStore {
                 note.try_add_signature(sig.clone())?;
             }
             let mut update = TreeUpdateBuilder::new();
-            update.upsert(CHECKPOINT_PATH, self.repo.blob(&note.to_bytes())?, FileMode::Blob);
-            let tree = self.repo.find_tree(update.create_updated(&self.repo, &snap.tree)?)?;
+            update.upsert(
+                CHECKPOINT_PATH,
+                self.repo.blob(&note.to_bytes())?,
+                FileMode::Blob,
+            );
+            let tree = self
+                .repo
+                .find_tree(update.create_updated(&self.repo, &snap.tree)?)?;
             let sig = signature(&self.repo)?;
             let names: Vec<&str> = sigs.iter().map(|s| s.name.as_str()).collect();
-            let msg = format!("fwlog: cosign checkpoint size {} by {}\n", snap.size(), names.join(", "));
-            let commit = self.repo.commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
+            let msg = format!(
+                "fwlog: cosign checkpoint size {} by {}\n",
+                snap.size(),
+                names.join(", ")
+            );
+            let commit = self
+                .repo
+                .commit(None, &sig, &sig, &msg, &tree, &[&snap.commit])?;
             let old = snap.commit.id();
             if self.swap_ref(old, commit, "fwlog: cosign")? {
                 self.follow_worktree();
@@ -970,7 +1067,9 @@ impl LogStore {
             let name = String::from_utf8_lossy(item.name_bytes()).into_owned();
             let path = format!("{PENDING_DIR}/{name}");
             let content = match read_file(&self.repo, &snap.tree, &path, MAX_ENTRY_SIZE) {
-                Ok(Some(bytes)) if pending_path(&bytes) == path => check_entry_size(&bytes).map(|()| bytes),
+                Ok(Some(bytes)) if pending_path(&bytes) == path => {
+                    check_entry_size(&bytes).map(|()| bytes)
+                }
                 Ok(Some(_)) => {
                     Err("file name is not pending/<sha256 of content>.entry".to_string())
                 }
@@ -994,12 +1093,12 @@ impl LogStore {
 
     fn try_follow_worktree(&self) -> Result<()> {
         let repo = &self.repo;
-        if repo.is_bare() || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes()) {
+        if repo.is_bare()
+            || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes())
+        {
             return Ok(());
         }
-        let lock_path = repo.path().join("fwlog-worktree.lock");
-        let lock = std::fs::File::options().create(true).truncate(false).write(true).open(&lock_path)?;
-        lock_exclusive(&lock)?;
+        let _lock = crate::fsutil::lock_file(&repo.path().join("fwlog-worktree.lock"), true)?;
         let head = repo.find_commit(self.head_commit()?)?;
         let mut index = repo.index()?;
         index.read(true)?;
@@ -1020,7 +1119,9 @@ impl LogStore {
         }
         let Some(base) = base else { return Ok(()) };
         let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(false).include_ignored(false).show(git2::StatusShow::Workdir);
+        opts.include_untracked(false)
+            .include_ignored(false)
+            .show(git2::StatusShow::Workdir);
         if !repo.statuses(Some(&mut opts))?.is_empty() {
             return Ok(());
         }
@@ -1081,7 +1182,12 @@ impl LogStore {
 
 /// Adds `tree` and, recursively, every blob and subtree that is not identical in `base` (same
 /// name, same object) to a pack. Unchanged subtrees are skipped whole.
-fn insert_changed(repo: &Repository, pb: &mut git2::PackBuilder<'_>, tree: &git2::Tree<'_>, base: Option<&git2::Tree<'_>>) -> Result<()> {
+fn insert_changed(
+    repo: &Repository,
+    pb: &mut git2::PackBuilder<'_>,
+    tree: &git2::Tree<'_>,
+    base: Option<&git2::Tree<'_>>,
+) -> Result<()> {
     pb.insert_object(tree.id(), None)?;
     for entry in tree.iter() {
         let old = base.and_then(|b| b.get_name_bytes(entry.name_bytes()));
@@ -1100,22 +1206,6 @@ fn insert_changed(repo: &Repository, pb: &mut git2::PackBuilder<'_>, tree: &git2
             _ => pb.insert_object(entry.id(), None)?,
         }
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::io::AsRawFd as _;
-    // SAFETY: flock on a descriptor we own; released when the file is closed.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 

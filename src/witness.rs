@@ -16,7 +16,7 @@
 //! whose signature fails is 403.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -155,13 +155,9 @@ impl StateDir {
     /// threads and processes.
     pub fn lock(&self, origin: &str) -> Result<StateLock, WitnessError> {
         let path = self.base(origin).with_extension("lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| WitnessError::State(format!("{}: {e}", path.display())))?;
-        flock(&file).map_err(|e| WitnessError::State(format!("lock {}: {e}", path.display())))?;
+        let file = crate::fsutil::lock_file(&path, true)
+            .map_err(|e| WitnessError::State(format!("cannot lock {}: {e}", path.display())))?
+            .ok_or_else(|| WitnessError::State(format!("cannot lock {}", path.display())))?;
         Ok(StateLock { _file: file, path })
     }
 
@@ -172,7 +168,7 @@ impl StateDir {
         &self,
         _lock: &StateLock,
         origin: &str,
-        log_key: &VerifierKey,
+        log_keys: &[VerifierKey],
     ) -> Result<Option<(u64, Hash)>, WitnessError> {
         let path = self.checkpoint_path(origin);
         let bytes = match std::fs::read(&path) {
@@ -184,9 +180,7 @@ impl StateDir {
             WitnessError::State(format!("local state {} is corrupt: {e}", path.display()))
         };
         let signed = SignedCheckpoint::parse(&bytes).map_err(|e| corrupt(&e))?;
-        let v = signed
-            .verify(log_key, Some(origin), &[], 0)
-            .map_err(|e| corrupt(&e))?;
+        let v = verify_any(&signed, log_keys, origin).map_err(|e| corrupt(&e))?;
         Ok(Some((v.checkpoint.size, v.checkpoint.root)))
     }
 
@@ -199,33 +193,23 @@ impl StateDir {
     ) -> Result<(), WitnessError> {
         let _ = &lock.path;
         let path = self.checkpoint_path(origin);
-        let err = |e: std::io::Error| WitnessError::State(format!("{}: {e}", path.display()));
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(err)?;
-        tmp.write_all(checkpoint).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err)?;
-        Ok(())
+        crate::fsutil::write_atomic(&path, checkpoint)
+            .map_err(|e| WitnessError::State(format!("{}: {e}", path.display())))
     }
 }
 
-#[cfg(unix)]
-fn flock(file: &File) -> std::io::Result<()> {
-    use std::os::unix::io::AsRawFd as _;
-    // SAFETY: flock on a file descriptor we own; no memory is shared with the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+/// Verifies a checkpoint against the first of `keys` that signed it validly. A known key whose
+/// signature is present but wrong fails the whole checkpoint, as signed-note requires.
+fn verify_any(signed: &SignedCheckpoint, keys: &[VerifierKey], origin: &str) -> Result<crate::checkpoint::VerifiedCheckpoint, CheckpointError> {
+    let mut last = CheckpointError::MissingLogSignature;
+    for key in keys {
+        match signed.verify(key, Some(origin), &[], 0) {
+            Ok(v) => return Ok(v),
+            Err(CheckpointError::MissingLogSignature) => {}
+            Err(e) => last = e,
+        }
     }
-}
-
-#[cfg(not(unix))]
-fn flock(_: &File) -> std::io::Result<()> {
-    Ok(())
+    Err(last)
 }
 
 /// A witness: its key, the logs it follows (origin = each log key's name), and its state.
@@ -246,17 +230,15 @@ impl Witness {
         let signed = SignedCheckpoint::parse(&req.checkpoint)
             .map_err(|e| WitnessError::BadRequest(format!("checkpoint: {e}")))?;
         let origin = signed.checkpoint.origin.clone();
-        let log_key = self
-            .logs
-            .iter()
-            .find(|k| k.name() == origin)
-            .ok_or_else(|| WitnessError::UnknownLog(origin.clone()))?;
-        let verified = signed
-            .verify(log_key, Some(&origin), &[], 0)
-            .map_err(|e| match e {
-                CheckpointError::OriginMismatch { .. } => WitnessError::UnknownLog(origin.clone()),
-                e => WitnessError::Forbidden(e.to_string()),
-            })?;
+        // Every key trusted for this origin (several during a key rotation).
+        let log_keys: Vec<VerifierKey> = self.logs.iter().filter(|k| k.name() == origin).cloned().collect();
+        if log_keys.is_empty() {
+            return Err(WitnessError::UnknownLog(origin));
+        }
+        let verified = verify_any(&signed, &log_keys, &origin).map_err(|e| match e {
+            CheckpointError::OriginMismatch { .. } => WitnessError::UnknownLog(origin.clone()),
+            e => WitnessError::Forbidden(e.to_string()),
+        })?;
         let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
         if req.old > size {
             return Err(WitnessError::BadRequest(format!(
@@ -265,7 +247,7 @@ impl Witness {
             )));
         }
         let lock = self.state.lock(&origin)?;
-        let latest = self.state.latest(&lock, &origin, log_key)?;
+        let latest = self.state.latest(&lock, &origin, &log_keys)?;
         let (latest_size, latest_root) = latest.unwrap_or((0, merkle::empty_root()));
         if req.old != latest_size {
             return Err(WitnessError::Conflict {

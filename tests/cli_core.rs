@@ -470,6 +470,8 @@ fn go_signer_keys_from_vectors_give_their_verifier_keys() {
             "example.com/go-key",
             "--key",
             "PeterNeumann.key",
+            "--entries",
+            "any",
         ],
     );
     fs::write(dir.path().join("a.bin"), "a\n").unwrap();
@@ -619,6 +621,8 @@ fn signer_keys_from_environment_variables() {
             "example.com/env",
             "--key",
             &arg,
+            "--entries",
+            "any",
         ],
         &env,
     );

@@ -94,19 +94,12 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<()> {
     // A device, FIFO or symlink at the target is written through, never replaced.
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_file() {
-            std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, data)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             return Ok(());
         }
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
+    fwlog::fsutil::write_atomic(path, data)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -106,22 +106,28 @@ pub fn run(cmd: WitnessCommand) -> Result<ExitCode> {
                 logs: vec![log_key.clone()],
                 state: StateDir::new(&state)?,
             };
-            let latest = {
-                let lock = w.state.lock(&origin)?;
-                w.state.latest(&lock, &origin, &log_key)?
-            };
-            let old = latest.map_or(0, |(size, _)| size);
-            if old > snap.size() {
-                bail!("refused: the log's checkpoint (size {}) is smaller than the last one this witness cosigned (size {old})", snap.size());
-            }
-            let req = request_for(&snap, old)?;
-            let sig = match w.add_checkpoint(&req, now()) {
-                Ok(sig) => sig,
-                Err(e @ WitnessError::Inconsistent(_)) => {
-                    let evidence = write_evidence(&w, &origin, &req)?;
-                    bail!("refused: {e}; evidence written to {}", evidence.display());
+            // A concurrent cosigner may move the state between our read and the witness's
+            // check-and-set (409): re-read and try again with a proof from the new size.
+            let mut attempts = 0;
+            let (sig, old) = loop {
+                let latest = {
+                    let lock = w.state.lock(&origin)?;
+                    w.state.latest(&lock, &origin, std::slice::from_ref(&log_key))?
+                };
+                let old = latest.map_or(0, |(size, _)| size);
+                if old > snap.size() {
+                    bail!("refused: the log's checkpoint (size {}) is smaller than the last one this witness cosigned (size {old})", snap.size());
                 }
-                Err(e) => return Err(e).context("cannot cosign"),
+                let req = request_for(&snap, old)?;
+                match w.add_checkpoint(&req, now()) {
+                    Ok(sig) => break (sig, old),
+                    Err(WitnessError::Conflict { .. }) if attempts < 3 => attempts += 1,
+                    Err(e @ WitnessError::Inconsistent(_)) => {
+                        let evidence = write_evidence(&w, &origin, &req)?;
+                        bail!("refused: {e}; evidence written to {}", evidence.display());
+                    }
+                    Err(e) => return Err(e).context("cannot cosign"),
+                }
             };
             let text = snap.checkpoint.note.text().to_string();
             store
@@ -162,10 +168,6 @@ pub fn run(cmd: WitnessCommand) -> Result<ExitCode> {
 /// Both checkpoints and the proof that failed, for anyone to check.
 fn write_evidence(w: &Witness, origin: &str, req: &AddCheckpoint) -> Result<PathBuf> {
     let old = std::fs::read(w.state.checkpoint_path(origin)).unwrap_or_default();
-    let path = w
-        .state
-        .checkpoint_path(origin)
-        .with_extension(format!("evidence-{}.txt", now()));
     let mut text = format!("fwlog witness evidence: checkpoint not consistent with the last one cosigned\norigin {origin}\n\n");
     text.push_str("--- last cosigned checkpoint\n");
     text.push_str(&String::from_utf8_lossy(&old));
@@ -175,7 +177,18 @@ fn write_evidence(w: &Witness, origin: &str, req: &AddCheckpoint) -> Result<Path
     for h in &req.proof {
         text.push_str(&format!("{h}\n"));
     }
-    std::fs::write(&path, text)?;
+    // A new file every time (never overwriting earlier evidence), named by time and made
+    // unique by the temp-file machinery.
+    let base = w.state.checkpoint_path(origin);
+    let dir = base.parent().unwrap_or(std::path::Path::new("."));
+    let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("log");
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!("{stem}.evidence-{}-", now()))
+        .suffix(".txt")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    file.as_file().sync_all()?;
+    let (_, path) = file.keep().map_err(|e| e.error)?;
     Ok(path)
 }
 
