@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
 pub mod fsutil;
+pub mod measure;
 pub mod merkle;
 pub mod monitor;
 pub mod note;

@@ -11,6 +11,7 @@ mod checkpoint;
 mod demo;
 mod key;
 mod log;
+mod measure;
 mod monitor;
 mod proof;
 mod release;
@@ -88,6 +89,9 @@ enum Command {
     /// checkpoints signed by the log key are inconsistent, evidence written to the state
     /// directory, state not updated; 5 the local state is corrupt or unreadable (not a fork).
     Monitor(monitor::MonitorArgs),
+    /// Compute the expected AMD SEV / SEV-ES / SEV-SNP launch measurement of an OVMF firmware
+    /// image (one hex line), or print the fields of a raw SEV-SNP attestation report.
+    Measure(measure::MeasureArgs),
 }
 
 /// Help and version go to stdout as clap writes them; a usage error becomes one line on
@@ -135,6 +139,7 @@ pub fn run() -> ExitCode {
         Command::Verify(a) => bundle::verify(a),
         Command::Allowlist(a) => bundle::allowlist(a),
         Command::Monitor(a) => monitor::run(a),
+        Command::Measure(a) => measure::run(a),
     };
     match result {
         Ok(code) => code,
