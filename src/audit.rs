@@ -279,6 +279,19 @@ fn check_tiles(
             width: bundle.width,
         };
         let stored0 = read_hashes(snap, &level0);
+        // A bundle that cannot be read is reported, and the stored level-0 hashes stand in for
+        // its leaves so that the rest of the tree can still be checked.
+        let unreadable = |f: &mut Findings, kind: &'static str, message: String| {
+            f.add(
+                Severity::Error,
+                kind,
+                message,
+                Some(bundle.path()),
+                None,
+                None,
+            );
+            stored0.clone().unwrap_or_default()
+        };
         let leaves: Vec<Hash> = match snap.read_tile(bundle) {
             Ok(Some(data)) => match tiles::decode_entry_bundle(bundle, &data) {
                 Ok(entries) => entries
@@ -298,40 +311,14 @@ fn check_tiles(
                         merkle::leaf_hash(e)
                     })
                     .collect(),
-                Err(e) => {
-                    f.add(
-                        Severity::Error,
-                        "malformed_tile",
-                        e.to_string(),
-                        Some(bundle.path()),
-                        None,
-                        None,
-                    );
-                    stored0.clone().unwrap_or_default()
-                }
+                Err(e) => unreadable(f, "malformed_tile", e.to_string()),
             },
-            Ok(None) => {
-                f.add(
-                    Severity::Error,
-                    "missing_tile",
-                    format!("entry bundle {} is missing", bundle.path()),
-                    Some(bundle.path()),
-                    None,
-                    None,
-                );
-                stored0.clone().unwrap_or_default()
-            }
-            Err(e) => {
-                f.add(
-                    Severity::Error,
-                    "malformed_tile",
-                    e.to_string(),
-                    Some(bundle.path()),
-                    None,
-                    None,
-                );
-                stored0.clone().unwrap_or_default()
-            }
+            Ok(None) => unreadable(
+                f,
+                "missing_tile",
+                format!("entry bundle {} is missing", bundle.path()),
+            ),
+            Err(e) => unreadable(f, "malformed_tile", e.to_string()),
         };
         if leaves.len() != usize::from(bundle.width) {
             f.error("audit_incomplete", format!("entries {base}.. could not be read from the bundle or the level-0 tile; the rest of the tile check is skipped"));

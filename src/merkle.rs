@@ -497,6 +497,28 @@ impl Frontier {
     }
 }
 
+/// RFC 6962 hashing for `rs_merkle`, for use as a test and benchmark oracle only (never to
+/// verify outside input: rs_merkle accepts padded proofs). Leaves are passed already hashed with
+/// [`leaf_hash`]; rs_merkle promotes an unpaired node unchanged, which yields RFC 9162's
+/// left-balanced shape, and interior nodes get the 0x01 prefix here.
+#[derive(Clone)]
+pub struct Rfc6962Hasher;
+
+impl rs_merkle::Hasher for Rfc6962Hasher {
+    type Hash = [u8; 32];
+
+    fn hash(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    fn concat_and_hash(left: &[u8; 32], right: Option<&[u8; 32]>) -> [u8; 32] {
+        match right {
+            Some(r) => node_hash(&Hash(*left), &Hash(*r)).0,
+            None => *left,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,24 +819,6 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
 
-        #[derive(Clone)]
-        struct Rfc6962;
-
-        impl rs_merkle::Hasher for Rfc6962 {
-            type Hash = [u8; 32];
-            fn hash(data: &[u8]) -> [u8; 32] {
-                Sha256::digest(data).into()
-            }
-            // rs_merkle promotes an unpaired node unchanged, which yields RFC 9162's
-            // left-balanced shape; interior nodes need the 0x01 prefix.
-            fn concat_and_hash(left: &[u8; 32], right: Option<&[u8; 32]>) -> [u8; 32] {
-                match right {
-                    Some(r) => node_hash(&Hash(*left), &Hash(*r)).0,
-                    None => *left,
-                }
-            }
-        }
-
         fn tree(n: u64) -> Vec<Hash> {
             (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect()
         }
@@ -854,7 +858,7 @@ mod tests {
                 leaves.iter().for_each(|l| frontier.push(*l));
                 prop_assert_eq!(frontier.root(), subtree_root(&leaves));
                 let raw: Vec<[u8; 32]> = leaves.iter().map(|h| h.0).collect();
-                let oracle = rs_merkle::MerkleTree::<Rfc6962>::from_leaves(&raw).root().unwrap();
+                let oracle = rs_merkle::MerkleTree::<Rfc6962Hasher>::from_leaves(&raw).root().unwrap();
                 prop_assert_eq!(tree_root(n, &LeafHashes(&leaves)).unwrap().0, oracle);
                 prop_assert_eq!(subtree_root(&leaves).0, oracle);
             }

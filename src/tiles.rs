@@ -763,8 +763,6 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::BTreeSet;
 
-    use sha2::{Digest, Sha256};
-
     fn json(name: &str) -> serde_json::Value {
         let path = format!("{}/tests/data/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -858,27 +856,10 @@ mod tests {
         }
     }
 
-    /// RFC 6962 hashing for rs_merkle (leaves are passed pre-hashed with 0x00).
-    #[derive(Clone)]
-    struct Rfc6962;
-
-    impl rs_merkle::Hasher for Rfc6962 {
-        type Hash = [u8; 32];
-        fn hash(data: &[u8]) -> [u8; 32] {
-            Sha256::digest(data).into()
-        }
-        fn concat_and_hash(left: &[u8; 32], right: Option<&[u8; 32]>) -> [u8; 32] {
-            match right {
-                Some(r) => merkle::node_hash(&Hash(*left), &Hash(*r)).0,
-                None => *left,
-            }
-        }
-    }
-
     fn rs_merkle_root(leaves: &[Hash]) -> Hash {
         let raw: Vec<[u8; 32]> = leaves.iter().map(|h| h.0).collect();
         Hash(
-            rs_merkle::MerkleTree::<Rfc6962>::from_leaves(&raw)
+            rs_merkle::MerkleTree::<merkle::Rfc6962Hasher>::from_leaves(&raw)
                 .root()
                 .unwrap(),
         )

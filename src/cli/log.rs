@@ -167,16 +167,7 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
         } => {
             let key = load_signer(&key)?;
             let store = repo.open()?;
-            let entries = files
-                .iter()
-                .map(|f| {
-                    Ok(NewEntry {
-                        name: f.display().to_string(),
-                        bytes: read_entry(f)?,
-                        pending_path: None,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let entries = read_entries(&files)?;
             let v = validator(&store.head()?.info);
             let outcome = store
                 .append(&key, &entries, v.as_ref())
@@ -230,14 +221,9 @@ pub fn validator(info: &LogInfo) -> Box<dyn EntryValidator> {
     }
 }
 
-fn read_entry(path: &Path) -> Result<Vec<u8>> {
-    read_capped(path, MAX_ENTRY_SIZE).with_context(|| "entries are at most 65535 bytes".to_string())
-}
-
-pub fn submit(args: SubmitArgs) -> Result<ExitCode> {
-    let store = args.repo.open()?;
-    let entries = args
-        .files
+/// Entry files as new entries named by their paths.
+fn read_entries(files: &[PathBuf]) -> Result<Vec<NewEntry>> {
+    files
         .iter()
         .map(|f| {
             Ok(NewEntry {
@@ -246,7 +232,16 @@ pub fn submit(args: SubmitArgs) -> Result<ExitCode> {
                 pending_path: None,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+fn read_entry(path: &Path) -> Result<Vec<u8>> {
+    read_capped(path, MAX_ENTRY_SIZE).with_context(|| "entries are at most 65535 bytes".to_string())
+}
+
+pub fn submit(args: SubmitArgs) -> Result<ExitCode> {
+    let store = args.repo.open()?;
+    let entries = read_entries(&args.files)?;
     // Catch bad entries before they reach a pull request.
     let snap = store.head()?;
     let v = validator(&snap.info);
