@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::bundle::{Bundle, ProvenEntry};
+use crate::entry::release::SevTails;
 use crate::entry::{self, Entry, Release, Reproduction};
 use crate::merkle::{self, Frontier, Hash};
 use crate::note::VerifierKey;
@@ -20,6 +21,8 @@ pub struct LoggedRelease {
     pub leaf: Hash,
     pub signer: VerifierKey,
     pub release: Release,
+    /// The `sevTail` of the release's artifacts that have one, by artifact name.
+    pub sev_tails: SevTails,
 }
 
 /// A reproduction entry found in the log.
@@ -54,6 +57,10 @@ impl Catalog {
                         index,
                         leaf,
                         signer: p.signer,
+                        // Parsed once more for the tails; it parsed above, so it parses again.
+                        sev_tails: Release::from_statement_with_sev_tails(&p.statement_bytes)
+                            .map(|(_, tails)| tails)
+                            .unwrap_or_default(),
                         release,
                     }),
                     Entry::Reproduction(reproduction) => cat

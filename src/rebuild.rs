@@ -19,6 +19,10 @@
 //! the recipe runs with the caller's user rights and can read and write anything the caller
 //! can. Run untrusted recipes in a VM or container, or with `--sandbox bwrap` where bubblewrap
 //! is installed (see SECURITY.md).
+//!
+//! An artifact whose release states an SEV-SNP measurement basis (`snpOvmfHash`, `sevTail`) is
+//! also re-measured ([`measurement_basis_differences`]): a vendor could log the right digests
+//! with a wrong basis, and guest owners compute launch measurements from the basis alone.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,8 +32,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256, Sha384};
 use thiserror::Error;
 
-use crate::entry::release::Release;
+use crate::entry::release::{Artifact, Release, SevTail};
 use crate::entry::reproduction::ObtainedArtifact;
+use crate::measure;
 
 /// Default limit on a recipe's run time.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -112,6 +117,153 @@ pub fn digests(mut r: impl Read) -> std::io::Result<([u8; 32], [u8; 48], u64)> {
 /// Digests of a regular file named `name` directly inside `dir`: refuses names that could
 /// escape it, symlinks and anything but a regular file.
 pub fn hash_artifact(dir: &Path, name: &str) -> Result<ObtainedArtifact, String> {
+    let path = checked_path(dir, name)?;
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{name}: {e}"))?;
+    if meta.len() > MAX_ARTIFACT_BYTES {
+        return Err(format!("{name}: larger than {MAX_ARTIFACT_BYTES} bytes"));
+    }
+    let file = std::fs::File::open(&path).map_err(|e| format!("{name}: {e}"))?;
+    let (sha256, sha384, _) = digests(file).map_err(|e| format!("{name}: {e}"))?;
+    Ok(ObtainedArtifact {
+        name: name.to_string(),
+        sha256,
+        sha384,
+    })
+}
+
+/// A rebuilt artifact whose SEV-SNP measurement basis is not the one its release states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasisDifference {
+    /// The artifact's name.
+    pub artifact: String,
+    /// The release field the rebuilt file contradicts: `snpOvmfHash` or `sevTail`.
+    pub field: &'static str,
+    /// What the release states: the hash in hex, or `sha256 <hex>` of the tail.
+    pub release: String,
+    /// What the rebuilt file gives, in the same form, or why it gives nothing.
+    pub rebuilt: String,
+}
+
+impl std::fmt::Display for BasisDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} differs: release {}, rebuilt {}",
+            self.artifact, self.field, self.release, self.rebuilt
+        )
+    }
+}
+
+/// Compares the `snpOvmfHash` and `sevTail` (`tail`) the release states for `artifact` with
+/// those of `image`, the rebuilt file: [`measure::snp_ovmf_hash`] of the whole image, and its
+/// last 4096 bytes. Empty when the release states neither, or both hold.
+pub fn measurement_basis_differences(
+    artifact: &Artifact,
+    tail: Option<&SevTail>,
+    image: &[u8],
+) -> Vec<BasisDifference> {
+    let mut out = Vec::new();
+    let diff = |field, release: String, rebuilt: String| BasisDifference {
+        artifact: artifact.name.clone(),
+        field,
+        release,
+        rebuilt,
+    };
+    if let Some(claimed) = &artifact.snp_ovmf_hash {
+        match measure::snp_ovmf_hash(image) {
+            Ok(h) if &h == claimed => {}
+            Ok(h) => out.push(diff("snpOvmfHash", hex::encode(claimed), hex::encode(h))),
+            Err(e) => out.push(diff(
+                "snpOvmfHash",
+                hex::encode(claimed),
+                format!("none ({e})"),
+            )),
+        }
+    }
+    if let Some(claimed) = tail {
+        let page_hash = |b: &[u8]| format!("sha256 {}", hex::encode(Sha256::digest(b)));
+        match SevTail::of_image(image) {
+            Some(t) if &t == claimed => {}
+            Some(t) => out.push(diff(
+                "sevTail",
+                page_hash(claimed.as_bytes()),
+                page_hash(t.as_bytes()),
+            )),
+            None => out.push(diff(
+                "sevTail",
+                page_hash(claimed.as_bytes()),
+                format!("none (the file is {} bytes)", image.len()),
+            )),
+        }
+    }
+    out
+}
+
+/// Re-reads the rebuilt artifact `obtained` (named as in `artifact`, a release artifact
+/// stating an SEV-SNP basis) from `dir` with [`hash_artifact`]'s rules, checks that it still
+/// has the digests obtained, and compares its basis ([`measurement_basis_differences`]).
+/// Nothing is read for an artifact stating no basis or whose digests differ from the release's
+/// anyway.
+pub fn check_measurement_basis(
+    artifact: &Artifact,
+    tail: Option<&SevTail>,
+    obtained: &ObtainedArtifact,
+    dir: &Path,
+) -> Vec<BasisDifference> {
+    if (artifact.snp_ovmf_hash.is_none() && tail.is_none())
+        || obtained.name != artifact.name
+        || obtained.sha256 != artifact.sha256
+        || obtained.sha384 != artifact.sha384
+    {
+        return Vec::new();
+    }
+    let unreadable = |why: String| {
+        let field = if artifact.snp_ovmf_hash.is_some() {
+            "snpOvmfHash"
+        } else {
+            "sevTail"
+        };
+        vec![BasisDifference {
+            artifact: artifact.name.clone(),
+            field,
+            release: "stated".into(),
+            rebuilt: format!("not measured ({why})"),
+        }]
+    };
+    let image = match read_regular(dir, &artifact.name, measure::MAX_IMAGE_SIZE as u64) {
+        Ok(image) => image,
+        Err(why) => return unreadable(why),
+    };
+    let (sha256, sha384, _) = match digests(image.as_slice()) {
+        Ok(d) => d,
+        Err(e) => return unreadable(e.to_string()),
+    };
+    if sha256 != obtained.sha256 || sha384 != obtained.sha384 {
+        return unreadable("the file changed after it was hashed".into());
+    }
+    measurement_basis_differences(artifact, tail, &image)
+}
+
+/// The bytes of the regular file `name` directly inside `dir`, at most `cap` bytes; refuses
+/// what [`hash_artifact`] refuses.
+fn read_regular(dir: &Path, name: &str, cap: u64) -> Result<Vec<u8>, String> {
+    let path = checked_path(dir, name)?;
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{name}: {e}"))?;
+    if meta.len() > cap {
+        return Err(format!("{name}: larger than {cap} bytes"));
+    }
+    let mut data = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(cap + 1).read_to_end(&mut data))
+        .map_err(|e| format!("{name}: {e}"))?;
+    if data.len() as u64 > cap {
+        return Err(format!("{name}: larger than {cap} bytes"));
+    }
+    Ok(data)
+}
+
+/// `dir/name` when `name` is a plain file name and that is a regular file, not a symlink.
+fn checked_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(format!("{name:?}: not a plain file name"));
     }
@@ -125,16 +277,7 @@ pub fn hash_artifact(dir: &Path, name: &str) -> Result<ObtainedArtifact, String>
     if !meta.is_file() {
         return Err(format!("{name}: not a regular file"));
     }
-    if meta.len() > MAX_ARTIFACT_BYTES {
-        return Err(format!("{name}: larger than {MAX_ARTIFACT_BYTES} bytes"));
-    }
-    let file = std::fs::File::open(&path).map_err(|e| format!("{name}: {e}"))?;
-    let (sha256, sha384, _) = digests(file).map_err(|e| format!("{name}: {e}"))?;
-    Ok(ObtainedArtifact {
-        name: name.to_string(),
-        sha256,
-        sha384,
-    })
+    Ok(path)
 }
 
 /// Runs `release`'s recipe on `source` (whose SHA-256 must match the release) in `workdir`

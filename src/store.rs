@@ -31,6 +31,13 @@ pub const INFO_PATH: &str = "log-info";
 pub const INDEX_DIR: &str = "index";
 pub const PENDING_DIR: &str = "pending";
 pub const DEFAULT_BRANCH: &str = "fwlog";
+/// Git config key (boolean) that asks fwlog to bring a checkout of the log branch along after
+/// each commit. `fwlog log init` sets it in repositories it creates; elsewhere the user's work
+/// tree is left alone unless they set it (`git config fwlog.syncWorktree true`).
+pub const SYNC_WORKTREE_CONFIG: &str = "fwlog.syncWorktree";
+/// Above this many pack files, appends run `git repack --geometric=2` (when git is installed)
+/// so that object lookups do not slow down with the number of appends.
+pub const REPACK_THRESHOLD: usize = 16;
 /// First line of `log-info`.
 pub const INFO_HEADER: &str = "fwlog-log/v1";
 
@@ -601,6 +608,10 @@ impl LogStore {
         }
         let commit = store.commit_initial(origin, &info, &signed)?;
         if created {
+            // The work tree is fwlog's own: check the log out and keep it following.
+            if let Ok(mut cfg) = store.repo.config() {
+                let _ = cfg.set_bool(SYNC_WORKTREE_CONFIG, true);
+            }
             let _ = store.apply_tree_change(None, commit);
         }
         Ok(store)
@@ -891,6 +902,7 @@ impl LogStore {
             return Ok(None);
         }
         self.follow_worktree();
+        self.maybe_repack();
         outcome.new_size = new_size;
         outcome.commit = Some(commit);
         Ok(Some(outcome))
@@ -1087,6 +1099,28 @@ impl LogStore {
     /// staged change of the user's can be lost) and the work tree matches the index. Runs under
     /// a lock file so that concurrent appenders cannot interleave their updates, and always
     /// moves to the *current* head, never back. Best effort: the log is already committed.
+    /// Each append adds one pack; libgit2 searches packs one by one, so lookups would slow down
+    /// with the number of appends. Past [`REPACK_THRESHOLD`] packs, merge them geometrically
+    /// with the system git (each object is rewritten O(log n) times over the log's life). Best
+    /// effort and safe to interrupt: git writes the new pack before deleting the old ones.
+    fn maybe_repack(&self) {
+        let pack_dir = self.repo.path().join("objects").join("pack");
+        let packs = std::fs::read_dir(&pack_dir)
+            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "pack")).count())
+            .unwrap_or(0);
+        if packs <= REPACK_THRESHOLD {
+            return;
+        }
+        let _ = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.repo.path())
+            .args(["repack", "-d", "-q", "--geometric=2", "--no-write-bitmap-index"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+
     fn follow_worktree(&self) {
         let _ = self.try_follow_worktree();
     }
@@ -1096,6 +1130,11 @@ impl LogStore {
         if repo.is_bare()
             || !matches!(repo.head(), Ok(h) if h.name_bytes() == self.refname.as_bytes())
         {
+            return Ok(());
+        }
+        // A user's work tree is touched only when asked (or when fwlog created the repository).
+        let asked = repo.config().and_then(|c| c.get_bool(SYNC_WORKTREE_CONFIG)).unwrap_or(false);
+        if !asked {
             return Ok(());
         }
         let _lock = crate::fsutil::lock_file(&repo.path().join("fwlog-worktree.lock"), true)?;
@@ -1118,12 +1157,22 @@ impl LogStore {
             at = c.parent(0).ok();
         }
         let Some(base) = base else { return Ok(()) };
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(false)
-            .include_ignored(false)
-            .show(git2::StatusShow::Workdir);
-        if !repo.statuses(Some(&mut opts))?.is_empty() {
-            return Ok(());
+        // Only the files this change touches must be as the base commit has them (O(changed),
+        // not a status scan of the whole work tree).
+        let Some(workdir) = repo.workdir() else { return Ok(()) };
+        let base_tree = repo.find_commit(base)?.tree()?;
+        let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head.tree()?), None)?;
+        for delta in diff.deltas() {
+            let Some(path) = delta.old_file().path().or(delta.new_file().path()) else { continue };
+            let target = workdir.join(path);
+            let untouched = if delta.old_file().exists() {
+                Oid::hash_file(ObjectType::Blob, &target).is_ok_and(|id| id == delta.old_file().id())
+            } else {
+                std::fs::symlink_metadata(&target).is_err()
+            };
+            if !untouched {
+                return Ok(());
+            }
         }
         self.apply_tree_change(Some(base), head.id())
     }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use fwlog::measure::{
-    launch_digest, snp_ovmf_hash, vcpu_sig_by_name, LaunchParams, SevMode, SnpReport, VmmType,
-    MAX_IMAGE_SIZE,
+    launch_digest, snp_ovmf_hash, vcpu_sig_by_name, LaunchParams, SevMode, SnpReport, VmShape,
+    VmmType, MAX_IMAGE_SIZE,
 };
 use serde_json::json;
 
@@ -73,6 +73,12 @@ pub struct MeasureArgs {
     /// VMM model.
     #[arg(long, value_enum, default_value = "qemu")]
     vmm: VmmArg,
+    /// The whole VM shape at once, as `fwlog verify` and `fwlog allowlist` take it:
+    /// comma-separated vcpus=N, type=NAME or sig=0xHEX, vmm=qemu|ec2|gce, features=0xHEX
+    /// (unset keys: 1 vCPU, EPYC-v4, qemu, 0x1). Replaces --vcpus, --vcpu-type, --vcpu-sig,
+    /// --vmm and --guest-features.
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["vcpus", "vcpu_type", "vcpu_sig", "vmm", "guest_features"])]
+    vm_shape: Option<String>,
     /// Direct-boot kernel (QEMU -kernel).
     #[arg(long, value_name = "FILE")]
     kernel: Option<PathBuf>,
@@ -126,7 +132,12 @@ pub fn run(a: MeasureArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
+    let shape = match &a.vm_shape {
+        Some(spec) => Some(VmShape::parse(spec).context("--vm-shape")?),
+        None => None,
+    };
     let vcpu_sig = match (&a.vcpu_type, &a.vcpu_sig) {
+        _ if shape.is_some() => shape.map(|s| s.vcpu.sig()),
         (Some(name), _) => Some(vcpu_sig_by_name(name)?),
         (None, Some(hex)) => Some(
             u32::try_from(parse_hex(hex).context("--vcpu-sig")?)
@@ -134,20 +145,25 @@ pub fn run(a: MeasureArgs) -> Result<ExitCode> {
         ),
         (None, None) => None,
     };
-    let guest_features = parse_hex(&a.guest_features).context("--guest-features")?;
+    let guest_features = match shape {
+        Some(s) => s.guest_features,
+        None => parse_hex(&a.guest_features).context("--guest-features")?,
+    };
     let snp_seed = match &a.snp_ovmf_hash {
         Some(h) => Some(parse_hash48(h).context("--snp-ovmf-hash")?),
         None => None,
     };
     let kernel = read_opt(a.kernel.as_deref())?;
     let initrd = read_opt(a.initrd.as_deref())?;
-    let vmm = match a.vmm {
-        VmmArg::Qemu => VmmType::Qemu,
-        VmmArg::Ec2 => VmmType::Ec2,
-        VmmArg::Gce => VmmType::Gce,
+    let vmm = match (shape, a.vmm) {
+        (Some(s), _) => s.vmm,
+        (None, VmmArg::Qemu) => VmmType::Qemu,
+        (None, VmmArg::Ec2) => VmmType::Ec2,
+        (None, VmmArg::Gce) => VmmType::Gce,
     };
+    let vcpus = shape.map_or(a.vcpus, |s| s.vcpus);
     let params = LaunchParams {
-        vcpus: a.vcpus,
+        vcpus,
         vcpu_sig,
         guest_features,
         vmm,
@@ -162,8 +178,11 @@ pub fn run(a: MeasureArgs) -> Result<ExitCode> {
         "vmm": vmm.name(),
         "guest_features": format!("{guest_features:#x}"),
     });
+    if let Some(s) = shape {
+        extra["vm_shape"] = json!(s.to_string());
+    }
     if mode != SevMode::Sev {
-        extra["vcpus"] = json!(a.vcpus);
+        extra["vcpus"] = json!(vcpus);
         extra["vcpu_sig"] = json!(vcpu_sig.map(|s| format!("{s:#x}")));
     }
     let matches = report.as_ref().map(|r| r.measurement[..] == digest[..]);

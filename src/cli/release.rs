@@ -8,11 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use fwlog::entry::release::{SevTail, SevTails};
 use fwlog::entry::{
     self, compare, Artifact, Entry, Environment, ObtainedArtifact, Release, Reproduction, Verdict,
 };
+use fwlog::measure::{self, MAX_IMAGE_SIZE};
 use fwlog::merkle;
-use fwlog::rebuild::{self, Outcome, Sandbox};
+use fwlog::rebuild::{self, BasisDifference, Outcome, Sandbox};
 use fwlog::store::Snapshot;
 
 use super::args::{load_signer, load_verifier, write_output};
@@ -26,7 +28,9 @@ pub const EXIT_BUILD_FAILED: u8 = 4;
 #[derive(Subcommand)]
 pub enum ReleaseCommand {
     /// Make a signed release entry: the source digest, the build recipe (embedded), the build
-    /// environment, and the SHA-256 and SHA-384 of every artifact. Append it with `fwlog log
+    /// environment, and the SHA-256 and SHA-384 of every artifact. For an OVMF image with
+    /// SEV-SNP metadata it also records snpOvmfHash and sevTail (its last 4096 bytes), from
+    /// which anyone computes the image's SEV-SNP launch measurements. Append it with `fwlog log
     /// append` (or `fwlog submit`).
     Create(CreateArgs),
 }
@@ -147,6 +151,32 @@ fn file_name(path: &Path) -> Result<String> {
         .with_context(|| format!("{}: no usable file name", path.display()))
 }
 
+/// Digests of an artifact, plus its SEV-SNP measurement basis when it is an OVMF image with
+/// SEV metadata (read whole only when it could be one: whole pages, at most 128 MiB).
+fn hash_artifact_file(path: &Path) -> Result<([u8; 32], [u8; 48], Option<measure::SnpBasis>)> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .len();
+    if len == 0 || len % measure::PAGE_SIZE as u64 != 0 || len > MAX_IMAGE_SIZE as u64 {
+        let (a, b) = hash_file(path)?;
+        return Ok((a, b, None));
+    }
+    let image = super::args::read_capped(path, MAX_IMAGE_SIZE)?;
+    let (a, b, _) = rebuild::digests(image.as_slice())
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let basis = match measure::snp_basis(&image) {
+        Ok(basis) => basis,
+        Err(e) => {
+            eprintln!(
+                "fwlog: warning: {}: not recording an SEV-SNP measurement basis: {e}",
+                path.display()
+            );
+            None
+        }
+    };
+    Ok((a, b, basis))
+}
+
 fn hash_file(path: &Path) -> Result<([u8; 32], [u8; 48])> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let (a, b, _) =
@@ -180,13 +210,28 @@ pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
     };
     let (source_sha256, _) = hash_file(&a.source)?;
     let mut artifacts = Vec::new();
+    let mut sev_tails = SevTails::new();
     for path in &a.artifacts {
-        let (sha256, sha384) = hash_file(path)?;
+        let name = file_name(path)?;
+        let (sha256, sha384, basis) = hash_artifact_file(path)?;
+        let snp_ovmf_hash = basis.as_ref().map(|b| b.ovmf_hash);
+        if let Some(b) = basis {
+            match (b.tail.as_deref().and_then(SevTail::new), &b.tail_problem) {
+                (Some(tail), _) => {
+                    sev_tails.insert(name.clone(), tail);
+                    eprintln!("{name}: OVMF image with SEV-SNP metadata: recording snpOvmfHash and sevTail");
+                }
+                (None, why) => eprintln!(
+                    "fwlog: warning: {name}: recording snpOvmfHash without sevTail: {}",
+                    why.as_deref().unwrap_or("no tail")
+                ),
+            }
+        }
         artifacts.push(Artifact {
-            name: file_name(path)?,
+            name,
             sha256,
             sha384,
-            snp_ovmf_hash: None,
+            snp_ovmf_hash,
             other_digests: BTreeMap::new(),
         });
     }
@@ -207,7 +252,7 @@ pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
         released_on: now(),
     };
     let bytes = release
-        .sign(&key)
+        .sign_with_sev_tails(&sev_tails, &key)
         .context("cannot make the release entry")?;
     write_output(&a.out, &bytes)?;
     if a.out != Path::new("-") {
@@ -223,9 +268,9 @@ pub fn create(cmd: ReleaseCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The release at `index`, after checking that the log's checkpoint verifies and that the
-/// entry is included in it.
-fn logged_release(snap: &Snapshot<'_>, t: &TargetArgs) -> Result<(Vec<u8>, Release)> {
+/// The release at `index` (with its sevTails), after checking that the log's checkpoint
+/// verifies and that the entry is included in it.
+fn logged_release(snap: &Snapshot<'_>, t: &TargetArgs) -> Result<(Vec<u8>, Release, SevTails)> {
     let key = match &t.log_key {
         Some(k) => load_verifier(k)?,
         None => snap.info.key.clone(),
@@ -246,13 +291,63 @@ fn logged_release(snap: &Snapshot<'_>, t: &TargetArgs) -> Result<(Vec<u8>, Relea
         .with_context(|| format!("entry {} is not included in the checkpoint", t.index))?;
     let parsed = entry::parse_entry(&bytes).with_context(|| format!("entry {}", t.index))?;
     match parsed.entry {
-        Entry::Release(r) => Ok((bytes, r)),
+        Entry::Release(r) => {
+            let (_, tails) = Release::from_statement_with_sev_tails(&parsed.statement_bytes)
+                .with_context(|| format!("entry {}", t.index))?;
+            Ok((bytes, r, tails))
+        }
         Entry::Reproduction(_) => bail!("entry {} is a reproduction, not a release", t.index),
     }
 }
 
+/// The SEV-SNP measurement basis (`snpOvmfHash`, `sevTail`) the release states for each
+/// artifact, compared with the rebuilt file found by `dir_of` (artifacts whose digests match).
+fn basis_differences(
+    release: &Release,
+    tails: &SevTails,
+    obtained: &[ObtainedArtifact],
+    dir_of: impl Fn(&str) -> Option<PathBuf>,
+) -> Vec<BasisDifference> {
+    let mut out = Vec::new();
+    for a in &release.artifacts {
+        let Some(o) = obtained.iter().find(|o| o.name == a.name) else {
+            continue;
+        };
+        let Some(dir) = dir_of(&a.name) else {
+            continue;
+        };
+        out.extend(rebuild::check_measurement_basis(
+            a,
+            tails.get(&a.name),
+            o,
+            &dir,
+        ));
+    }
+    out
+}
+
+/// The reproduction note for basis differences: one line each, within the 4096-byte limit.
+fn basis_note(diffs: &[BasisDifference]) -> String {
+    let mut note = String::new();
+    for d in diffs {
+        let line = format!(
+            "{}: {} differs from the rebuilt image's",
+            d.artifact, d.field
+        );
+        if note.len() + line.len() + 1 > entry::release::MAX_TEXT_BYTES {
+            break;
+        }
+        if !note.is_empty() {
+            note.push('\n');
+        }
+        note.push_str(&line);
+    }
+    note
+}
+
 /// Prints the comparison table, signs and writes the reproduction entry, and maps the verdict
-/// to an exit code.
+/// to an exit code. An artifact whose digests match but whose SEV-SNP measurement basis
+/// (`diffs`) does not is a MISMATCH too, and the verdict says so.
 fn finish(
     snap: &Snapshot<'_>,
     t: &TargetArgs,
@@ -260,6 +355,7 @@ fn finish(
     release: &Release,
     obtained: Vec<ObtainedArtifact>,
     failed: Option<String>,
+    diffs: &[BasisDifference],
 ) -> Result<ExitCode> {
     let key = load_signer(&t.key)?;
     let (rows, mut verdict) = compare(release, &obtained);
@@ -276,8 +372,12 @@ fn finish(
             .obtained
             .map(|d| hex::encode(d.sha256))
             .unwrap_or_else(|| "-".into());
-        let result = if r.matches {
+        let row_diffs: Vec<&BasisDifference> =
+            diffs.iter().filter(|d| d.artifact == r.name).collect();
+        let result = if r.matches && row_diffs.is_empty() {
             "match"
+        } else if r.matches {
+            "MISMATCH"
         } else if r.obtained.is_none() {
             "missing"
         } else if r.expected.is_none() {
@@ -289,6 +389,18 @@ fn finish(
         if !r.matches {
             println!("{:<32} {:<10} {got}", "", "");
         }
+        for d in row_diffs {
+            println!("{:<32} {:<10} {} release {}", "", "", d.field, d.release);
+            println!("{:<32} {:<10} {} rebuilt {}", "", "", d.field, d.rebuilt);
+        }
+    }
+    let mut note = failed.clone();
+    if !diffs.is_empty() && failed.is_none() {
+        for d in diffs {
+            eprintln!("fwlog: {d}");
+        }
+        verdict = Verdict::Mismatch;
+        note = Some(basis_note(diffs));
     }
     if failed.is_some() {
         verdict = Verdict::Failed;
@@ -303,7 +415,7 @@ fn finish(
             debian_snapshot: None,
         },
         rebuilt_on: now(),
-        note: failed.clone(),
+        note,
     };
     let bytes = reproduction
         .sign(&key)
@@ -324,7 +436,7 @@ fn finish(
 pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
     let store = a.target.repo.open()?;
     let snap = store.head()?;
-    let (release_bytes, release) = logged_release(&snap, &a.target)?;
+    let (release_bytes, release, tails) = logged_release(&snap, &a.target)?;
     // Fail on a bad key before spending an hour building.
     load_signer(&a.target.key)?;
     let (workdir, _tmp) = match &a.workdir {
@@ -369,6 +481,14 @@ pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
         result.elapsed.as_secs_f64(),
         failed.as_deref().unwrap_or("success")
     );
+    let out_dir = result.workdir.join("out");
+    let diffs = if failed.is_none() {
+        basis_differences(&release, &tails, &result.artifacts, |_| {
+            Some(out_dir.clone())
+        })
+    } else {
+        Vec::new()
+    };
     finish(
         &snap,
         &a.target,
@@ -376,14 +496,16 @@ pub fn rebuild(a: RebuildArgs) -> Result<ExitCode> {
         &release,
         result.artifacts,
         failed,
+        &diffs,
     )
 }
 
 pub fn attest(a: AttestArgs) -> Result<ExitCode> {
     let store = a.target.repo.open()?;
     let snap = store.head()?;
-    let (release_bytes, release) = logged_release(&snap, &a.target)?;
+    let (release_bytes, release, tails) = logged_release(&snap, &a.target)?;
     let mut obtained = Vec::new();
+    let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in &a.artifacts {
         let name = file_name(path)?;
         let dir = path
@@ -391,6 +513,16 @@ pub fn attest(a: AttestArgs) -> Result<ExitCode> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         obtained.push(rebuild::hash_artifact(dir, &name).map_err(|e| anyhow::anyhow!(e))?);
+        dirs.entry(name).or_insert_with(|| dir.to_path_buf());
     }
-    finish(&snap, &a.target, &release_bytes, &release, obtained, None)
+    let diffs = basis_differences(&release, &tails, &obtained, |name| dirs.get(name).cloned());
+    finish(
+        &snap,
+        &a.target,
+        &release_bytes,
+        &release,
+        obtained,
+        None,
+        &diffs,
+    )
 }

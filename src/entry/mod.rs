@@ -296,8 +296,9 @@ pub fn release_ref(origin: &str, index: u64, release_entry: &[u8]) -> ReleaseRef
 /// Checks a reproduction against the entry it references (`release_entry`, the bytes at
 /// `reproduction.release.index` of the log `origin`): same origin, leaf hash and SHA-256, the
 /// entry is a validly signed release, and the verdict agrees with [`compare`] (`reproduced`:
-/// every artifact equal and no extras; `mismatch`: at least one difference; `failed`: no
-/// constraint). Returns the release.
+/// every artifact equal and no extras; `mismatch`: at least one difference, or, for a release
+/// stating an `snpOvmfHash`, a note saying which measurement basis the rebuilt image
+/// contradicts; `failed`: no constraint). Returns the release.
 pub fn check_reproduction(
     repro: &Reproduction,
     release_entry: &[u8],
@@ -332,6 +333,14 @@ pub fn check_reproduction(
                 "reproduced, but these artifacts differ, are missing or are extra: {}",
                 bad.join(", ")
             )))
+        }
+        // Equal digests with a different SEV-SNP measurement basis (`snpOvmfHash`, `sevTail`):
+        // only the rebuilder, who has the image, can tell; its note must say what differs.
+        (Verdict::Mismatch, Verdict::Reproduced)
+            if repro.note.is_some()
+                && release.artifacts.iter().any(|a| a.snp_ovmf_hash.is_some()) =>
+        {
+            Ok(parsed)
         }
         (Verdict::Mismatch, Verdict::Reproduced) => Err(EntryError::VerdictContradicted(
             "mismatch, but every artifact equals the release's".into(),
@@ -1351,6 +1360,25 @@ mod tests {
         assert!(
             matches!(check(&r, &log), Err(E::VerdictContradicted(m)) if m.contains("mismatch"))
         );
+        // Equal digests, but the rebuilt OVMF.fd contradicts the release's snpOvmfHash: a
+        // mismatch with a note saying so is accepted (the sample release states one).
+        r.note = Some("OVMF.fd: snpOvmfHash differs from the rebuilt image's".into());
+        assert_eq!(
+            check(&r, &log).unwrap(),
+            "reproduction of #1 mismatch by rebuilder.example/ci"
+        );
+        // A release without snpOvmfHash: a note does not excuse a mismatch of equal digests.
+        let mut plain = sample_release();
+        plain.artifacts[0].snp_ovmf_hash = None;
+        let plain = plain.sign(&vendor()).unwrap();
+        let plain_log = MemLog(vec![b"not an entry".to_vec(), plain.clone()]);
+        let mut r = sample_reproduction(&plain, 1);
+        r.verdict = Verdict::Mismatch;
+        r.note = Some("OVMF.fd: snpOvmfHash differs".into());
+        assert!(matches!(
+            check(&r, &plain_log),
+            Err(E::VerdictContradicted(_))
+        ));
         let mut r = good.clone();
         r.verdict = Verdict::Failed;
         r.artifacts.clear();

@@ -10,11 +10,18 @@
 //!    "externalParameters":{"recipe":"…","env":{"K":"V"},"sourceDateEpoch":1700000000},
 //!    "internalParameters":{"environment":{"description":"…","containerImage":"…","debianSnapshot":"…"}},
 //!    "resolvedDependencies":[{"name":"source","uri":"…","digest":{"sha256":"…"}}]},
-//!  "artifacts":[{"name":"OVMF.fd","snpOvmfHash":"<96 hex>"}],
+//!  "artifacts":[{"name":"OVMF.fd","snpOvmfHash":"<96 hex>","sevTail":"<base64>"}],
 //!  "releasedOn":"2026-11-26T12:00:00Z"}
 //! ```
+//!
+//! `snpOvmfHash` and `sevTail` (the image's last 4096 bytes, [`SevTail`]) let anyone compute an
+//! SEV-SNP OVMF image's launch measurements from the log alone. The tails are not fields of
+//! [`Artifact`] (whose literal other code builds) but travel beside the release as [`SevTails`]:
+//! read them with [`Release::from_statement_with_sev_tails`], write them with
+//! [`Release::to_statement_bytes_with_sev_tails`] or [`Release::sign_with_sev_tails`].
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +61,46 @@ pub const RESERVED_ENV_PREFIX: &str = "FWLOG_";
 
 /// Name of the single resolved dependency: the source archive.
 pub const SOURCE_DEPENDENCY: &str = "source";
+
+/// Length of a `sevTail`: one page, the last of the image.
+pub const SEV_TAIL_LEN: usize = 4096;
+
+/// The last [`SEV_TAIL_LEN`] bytes of an SEV-SNP capable OVMF image: the page holding its OVMF
+/// footer table and SEV metadata. With the artifact's `snpOvmfHash` it gives every SEV-SNP
+/// launch measurement of the image (`crate::measure::snp_digest_from_tail`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SevTail(Box<[u8; SEV_TAIL_LEN]>);
+
+impl SevTail {
+    /// Exactly [`SEV_TAIL_LEN`] bytes; `None` otherwise.
+    pub fn new(bytes: &[u8]) -> Option<SevTail> {
+        <[u8; SEV_TAIL_LEN]>::try_from(bytes)
+            .ok()
+            .map(|b| SevTail(Box::new(b)))
+    }
+
+    /// The last [`SEV_TAIL_LEN`] bytes of `image`; `None` for a shorter image.
+    pub fn of_image(image: &[u8]) -> Option<SevTail> {
+        let start = image.len().checked_sub(SEV_TAIL_LEN)?;
+        SevTail::new(image.get(start..)?)
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8; SEV_TAIL_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SevTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.0.as_slice());
+        write!(f, "SevTail(sha256 {})", hex::encode(digest))
+    }
+}
+
+/// The `sevTail` of a release's artifacts that have one, by artifact name.
+pub type SevTails = BTreeMap<String, SevTail>;
 
 /// One released artifact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +218,12 @@ struct WireArtifact {
         deserialize_with = "present"
     )]
     snp_ovmf_hash: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    sev_tail: Option<String>,
 }
 
 /// The environment object, shared with the reproduction predicate.
@@ -337,9 +390,30 @@ impl Release {
             .collect()
     }
 
-    /// The in-toto statement, compact JSON, after [`Release::check`].
+    /// The in-toto statement, compact JSON, after [`Release::check`]; no `sevTail`.
     pub fn to_statement_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        self.to_statement_bytes_with_sev_tails(&SevTails::new())
+    }
+
+    /// The in-toto statement with the given `sevTail`s, after [`Release::check`]. Every tail
+    /// must name an artifact of the release that has an `snp_ovmf_hash`.
+    pub fn to_statement_bytes_with_sev_tails(
+        &self,
+        sev_tails: &SevTails,
+    ) -> Result<Vec<u8>, EntryError> {
         self.check()?;
+        for name in sev_tails.keys() {
+            match self.artifacts.iter().find(|a| &a.name == name) {
+                None => {
+                    return Err(EntryError::Digest {
+                        alg: "sevTail".into(),
+                        reason: "names no artifact of the release",
+                    })
+                }
+                Some(a) if a.snp_ovmf_hash.is_none() => return Err(tail_without_hash()),
+                Some(_) => {}
+            }
+        }
         let mut digest = BTreeMap::new();
         digest.insert("sha256".to_string(), hex::encode(self.source_sha256));
         let wire = WireRelease {
@@ -370,6 +444,9 @@ impl Release {
                     Obj(WireArtifact {
                         name: a.name.clone(),
                         snp_ovmf_hash: a.snp_ovmf_hash.map(hex::encode),
+                        sev_tail: sev_tails
+                            .get(&a.name)
+                            .map(|t| crate::b64::encode(t.as_bytes())),
                     })
                 })
                 .collect(),
@@ -379,8 +456,17 @@ impl Release {
     }
 
     /// Parses a statement strictly as a release: predicate type, every field rule, and the
-    /// artifacts matching the subjects one to one, by name and in order.
+    /// artifacts matching the subjects one to one, by name and in order. Any `sevTail` is
+    /// checked and dropped; [`Release::from_statement_with_sev_tails`] keeps them.
     pub fn from_statement(statement_bytes: &[u8]) -> Result<Release, EntryError> {
+        Release::from_statement_with_sev_tails(statement_bytes).map(|(release, _)| release)
+    }
+
+    /// [`Release::from_statement`], also returning the artifacts' `sevTail`s: each canonical
+    /// base64 of exactly [`SEV_TAIL_LEN`] bytes, on an artifact that has `snpOvmfHash`.
+    pub fn from_statement_with_sev_tails(
+        statement_bytes: &[u8],
+    ) -> Result<(Release, SevTails), EntryError> {
         let (subjects, wire) = statement::parse::<WireRelease>(statement_bytes, RELEASE_PREDICATE)?;
         let WireBuildDefinition {
             build_type,
@@ -409,11 +495,15 @@ impl Release {
                 wire.artifacts.len()
             )));
         }
-        let artifacts = subjects
-            .into_iter()
-            .zip(wire.artifacts)
-            .map(|(s, Obj(a))| artifact(s, a))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut sev_tails = SevTails::new();
+        let mut artifacts = Vec::with_capacity(subjects.len());
+        for (s, Obj(a)) in subjects.into_iter().zip(wire.artifacts) {
+            let (artifact, tail) = artifact(s, a)?;
+            if let Some(tail) = tail {
+                sev_tails.insert(artifact.name.clone(), tail);
+            }
+            artifacts.push(artifact);
+        }
         let release = Release {
             firmware_name: wire.firmware.0.name,
             version: wire.firmware.0.version,
@@ -427,12 +517,28 @@ impl Release {
             released_on: statement::timestamp("releasedOn", &wire.released_on)?,
         };
         release.check()?;
-        Ok(release)
+        Ok((release, sev_tails))
     }
 
     /// Statement bytes signed into an envelope, refusing what would not fit in the log.
     pub fn sign(&self, key: &SignerKey) -> Result<Vec<u8>, EntryError> {
         super::sign_checked(&self.to_statement_bytes()?, key)
+    }
+
+    /// [`Release::sign`] with `sevTail`s ([`Release::to_statement_bytes_with_sev_tails`]).
+    pub fn sign_with_sev_tails(
+        &self,
+        sev_tails: &SevTails,
+        key: &SignerKey,
+    ) -> Result<Vec<u8>, EntryError> {
+        super::sign_checked(&self.to_statement_bytes_with_sev_tails(sev_tails)?, key)
+    }
+}
+
+fn tail_without_hash() -> EntryError {
+    EntryError::Digest {
+        alg: "sevTail".into(),
+        reason: "only allowed together with snpOvmfHash",
     }
 }
 
@@ -444,7 +550,10 @@ pub(crate) fn exactly_sha256(map: &BTreeMap<String, String>) -> Option<[u8; 32]>
     }
 }
 
-fn artifact(subject: Subject, wire: WireArtifact) -> Result<Artifact, EntryError> {
+fn artifact(
+    subject: Subject,
+    wire: WireArtifact,
+) -> Result<(Artifact, Option<SevTail>), EntryError> {
     if subject.name != wire.name {
         return Err(EntryError::ArtifactsMismatch(format!(
             "artifact {:?} is not subject {:?}",
@@ -466,14 +575,200 @@ fn artifact(subject: Subject, wire: WireArtifact) -> Result<Artifact, EntryError
             })
         })
         .transpose()?;
+    let sev_tail = match wire.sev_tail {
+        None => None,
+        Some(_) if snp_ovmf_hash.is_none() => return Err(tail_without_hash()),
+        Some(text) => Some(
+            crate::b64::decode_canonical(&text)
+                .ok()
+                .and_then(|bytes| SevTail::new(&bytes))
+                .ok_or(EntryError::Base64("sevTail"))?,
+        ),
+    };
     let mut other_digests = subject.digest.as_map().clone();
     other_digests.remove("sha256");
     other_digests.remove("sha384");
-    Ok(Artifact {
+    let artifact = Artifact {
         name: subject.name,
         sha256,
         sha384,
         snp_ovmf_hash,
         other_digests,
-    })
+    };
+    Ok((artifact, sev_tail))
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest as _, Sha256, Sha384};
+
+    use super::*;
+
+    fn artifact(name: &str, snp: bool) -> Artifact {
+        Artifact {
+            name: name.into(),
+            sha256: Sha256::digest(name).into(),
+            sha384: Sha384::digest(name).into(),
+            snp_ovmf_hash: snp.then(|| Sha384::digest(b"ovmf hash").into()),
+            other_digests: BTreeMap::new(),
+        }
+    }
+
+    fn release() -> Release {
+        Release {
+            firmware_name: "ovmf".into(),
+            version: "2024.05".into(),
+            recipe: "make\n".into(),
+            env: BTreeMap::new(),
+            source_date_epoch: 1_700_000_000,
+            environment: Environment::default(),
+            source_uri: None,
+            source_sha256: [7; 32],
+            artifacts: vec![artifact("OVMF.fd", true), artifact("OVMF_VARS.fd", false)],
+            released_on: 1_795_694_400,
+        }
+    }
+
+    fn tail() -> SevTail {
+        let bytes: Vec<u8> = (0..SEV_TAIL_LEN).map(|i| (i * 7 % 251) as u8).collect();
+        SevTail::new(&bytes).unwrap()
+    }
+
+    fn tails() -> SevTails {
+        SevTails::from([("OVMF.fd".to_string(), tail())])
+    }
+
+    /// The release statement with the tail, as text, with `from` replaced by `to`.
+    fn edited(from: &str, to: &str) -> Result<(Release, SevTails), EntryError> {
+        let text = String::from_utf8(
+            release()
+                .to_statement_bytes_with_sev_tails(&tails())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(text.contains(from), "{from} not in {text}");
+        Release::from_statement_with_sev_tails(text.replacen(from, to, 1).as_bytes())
+    }
+
+    #[test]
+    fn sev_tail_round_trip_and_shape() {
+        let r = release();
+        let bytes = r.to_statement_bytes_with_sev_tails(&tails()).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let expected = format!(
+            r#""artifacts":[{{"name":"OVMF.fd","snpOvmfHash":"{}","sevTail":"{}"}},{{"name":"OVMF_VARS.fd"}}]"#,
+            hex::encode(r.artifacts[0].snp_ovmf_hash.unwrap()),
+            crate::b64::encode(tail().as_bytes())
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert_eq!(
+            Release::from_statement_with_sev_tails(&bytes).unwrap(),
+            (r.clone(), tails())
+        );
+        // The plain parser checks and drops the tail; without tails nothing changes.
+        assert_eq!(Release::from_statement(&bytes).unwrap(), r);
+        let plain = r.to_statement_bytes().unwrap();
+        assert!(!String::from_utf8(plain.clone())
+            .unwrap()
+            .contains("sevTail"));
+        assert_eq!(
+            r.to_statement_bytes_with_sev_tails(&SevTails::new())
+                .unwrap(),
+            plain
+        );
+        assert_eq!(
+            Release::from_statement_with_sev_tails(&plain).unwrap(),
+            (r.clone(), SevTails::new())
+        );
+        // A signed entry with a tail fits the log easily, and parses as an entry.
+        let key = SignerKey::from_seed("vendor.example/release", [1; 32]).unwrap();
+        let entry = r.sign_with_sev_tails(&tails(), &key).unwrap();
+        assert!(entry.len() < 12_000, "{}", entry.len());
+        let parsed = super::super::parse_entry(&entry).unwrap();
+        assert_eq!(parsed.entry, super::super::Entry::Release(r));
+        assert_eq!(
+            Release::from_statement_with_sev_tails(&parsed.statement_bytes)
+                .unwrap()
+                .1,
+            tails()
+        );
+        assert!(format!("{:?}", tail()).starts_with("SevTail(sha256 "));
+    }
+
+    #[test]
+    fn sev_tail_constructors() {
+        assert!(SevTail::new(&[0; SEV_TAIL_LEN - 1]).is_none());
+        assert!(SevTail::new(&[0; SEV_TAIL_LEN + 1]).is_none());
+        assert!(SevTail::of_image(&[0; SEV_TAIL_LEN - 1]).is_none());
+        let mut image = vec![1u8; 3 * SEV_TAIL_LEN];
+        image[SEV_TAIL_LEN * 2..].copy_from_slice(tail().as_bytes());
+        assert_eq!(SevTail::of_image(&image), Some(tail()));
+    }
+
+    #[test]
+    fn sev_tail_rejections() {
+        let b64 = crate::b64::encode(tail().as_bytes());
+        let hash = hex::encode(release().artifacts[0].snp_ovmf_hash.unwrap());
+        let base64 = |r: Result<(Release, SevTails), EntryError>| {
+            assert_eq!(r, Err(EntryError::Base64("sevTail")))
+        };
+        // Wrong lengths, non-canonical encodings.
+        base64(edited(&b64, &crate::b64::encode([0u8; SEV_TAIL_LEN - 1])));
+        base64(edited(&b64, &crate::b64::encode([0u8; SEV_TAIL_LEN + 1])));
+        base64(edited(&b64, ""));
+        base64(edited(&b64, b64.trim_end_matches('=')));
+        base64(edited(&b64, &format!("{b64}\\n")));
+        assert!(b64.contains('/'));
+        base64(edited(&b64, &b64.replacen('/', "_", 1)));
+        // 4096 bytes encode to ...xx== ; a non-zero padding bit is not canonical.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = b64.clone().into_bytes();
+        let at = bits.len() - 3;
+        let index = ALPHABET.iter().position(|&c| c == bits[at]).unwrap();
+        bits[at] = ALPHABET[index | 1];
+        base64(edited(&b64, std::str::from_utf8(&bits).unwrap()));
+        // Not a string, null, duplicated.
+        assert!(matches!(
+            edited(&format!("\"{b64}\""), "null"),
+            Err(EntryError::MalformedStatement(_))
+        ));
+        assert!(matches!(
+            edited(&format!("\"{b64}\""), "[]"),
+            Err(EntryError::MalformedStatement(_))
+        ));
+        assert!(matches!(
+            edited(
+                "\"sevTail\":",
+                &format!("\"sevTail\":\"{b64}\",\"sevTail\":")
+            ),
+            Err(EntryError::MalformedStatement(_))
+        ));
+        // Only together with snpOvmfHash, on the reader and on the writer.
+        let no_hash = edited(&format!("\"snpOvmfHash\":\"{hash}\","), "");
+        assert!(
+            matches!(&no_hash, Err(EntryError::Digest { alg, reason }) if alg == "sevTail" && reason.contains("snpOvmfHash")),
+            "{no_hash:?}"
+        );
+        let mut r = release();
+        r.artifacts[0].snp_ovmf_hash = None;
+        assert!(matches!(
+            r.to_statement_bytes_with_sev_tails(&tails()),
+            Err(EntryError::Digest { reason, .. }) if reason.contains("snpOvmfHash")
+        ));
+        let vars = SevTails::from([("OVMF_VARS.fd".to_string(), tail())]);
+        assert!(matches!(
+            release().to_statement_bytes_with_sev_tails(&vars),
+            Err(EntryError::Digest { reason, .. }) if reason.contains("snpOvmfHash")
+        ));
+        let stray = SevTails::from([("other.fd".to_string(), tail())]);
+        assert!(matches!(
+            release().to_statement_bytes_with_sev_tails(&stray),
+            Err(EntryError::Digest { reason, .. }) if reason.contains("no artifact")
+        ));
+        // The field name is exact.
+        assert!(matches!(
+            edited("\"sevTail\":", "\"sev_tail\":"),
+            Err(EntryError::MalformedStatement(_))
+        ));
+    }
 }

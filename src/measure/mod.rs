@@ -15,6 +15,10 @@
 //!   at that point is [`snp_ovmf_hash`]), then the sections of the image's `ASEV` SEV metadata
 //!   ([`ovmf`]), then one VMSA page per vCPU.
 //!
+//! A release log records, for an SEV-SNP capable OVMF image, its SNP OVMF hash and its last page
+//! ([`snp_basis`]); with them anyone computes the image's SEV-SNP measurement in any
+//! [`VmShape`] ([`snp_digest_from_tail`]) without the image.
+//!
 //! The reference is virtee/sev-snp-measure v0.0.13 (Python); every one of the 60 SEV / SEV-ES /
 //! SEV-SNP digests in `tests/data/vectors/sev/sev.json` that it computed is reproduced byte for
 //! byte by `tests/measure_vectors.rs`.
@@ -38,9 +42,11 @@
 //! - *correctness* is established by the vectors, not by the dependency: the 60 digests from the
 //!   reference implementation pin every byte of this one.
 
+mod basis;
 pub mod ovmf;
 pub mod report;
 mod sev_hashes;
+mod shape;
 mod snp;
 pub mod vcpu;
 pub mod vmsa;
@@ -48,9 +54,13 @@ pub mod vmsa;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+pub use basis::{
+    sev_tail, snp_basis, snp_digest_from_tail, tail_check_shapes, SnpBasis, SEV_TAIL_LEN,
+};
 pub use ovmf::{Guid, MetadataSection, Ovmf, SectionKind};
 pub use report::{SnpReport, TcbVersion};
 pub use sev_hashes::{SevHashes, SEV_HASH_TABLE_LEN, SEV_HASH_TABLE_PADDED_LEN};
+pub use shape::{VcpuModel, VmShape, DEFAULT_VCPU_TYPE};
 pub use vcpu::{cpu_sig, vcpu_sig_by_name, VCPU_TYPES};
 
 /// Size of a guest page, and the granularity of everything measured.
@@ -117,6 +127,13 @@ impl VmmType {
             VmmType::Gce => "gce",
         }
     }
+
+    /// The VMM named `qemu`, `ec2` or `gce`.
+    pub fn from_name(name: &str) -> Option<VmmType> {
+        [VmmType::Qemu, VmmType::Ec2, VmmType::Gce]
+            .into_iter()
+            .find(|v| v.name() == name)
+    }
 }
 
 /// Everything that can go wrong computing a measurement or reading a report.
@@ -178,6 +195,9 @@ pub enum MeasureError {
     /// A precomputed SNP OVMF hash was given for a mode other than SEV-SNP.
     #[error("a precomputed SNP OVMF hash only applies to mode snp")]
     SnpOvmfHashNeedsSnp,
+    /// A VM shape (`vcpus=N,type=NAME,vmm=…,features=0x…`) that does not parse.
+    #[error("VM shape: {0}")]
+    VmShape(String),
     /// An SNP attestation report that is not exactly [`report::SNP_REPORT_LEN`] bytes.
     #[error("SNP attestation report is {0} bytes, expected exactly {len}", len = report::SNP_REPORT_LEN)]
     ReportLength(usize),
