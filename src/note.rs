@@ -660,13 +660,14 @@ impl Note {
         if sig.sig.is_empty() {
             return Err(NoteError::EmptySignature);
         }
-        let existing = self
+        // Every earlier line from this (name, key ID) goes: a parsed note may hold several.
+        let same = |s: &NoteSignature| s.name == sig.name && s.key_id == sig.key_id;
+        let old_len: usize = self
             .signatures
             .iter()
-            .position(|s| s.name == sig.name && s.key_id == sig.key_id);
-        let old_len = existing
-            .and_then(|i| self.signatures.get(i))
-            .map_or(0, NoteSignature::line_len);
+            .filter(|s| same(s))
+            .map(NoteSignature::line_len)
+            .sum();
         let new_len = self.encoded_len() - old_len + sig.line_len();
         if new_len > MAX_NOTE_BYTES {
             return Err(NoteError::TooLarge {
@@ -674,8 +675,10 @@ impl Note {
                 max: MAX_NOTE_BYTES,
             });
         }
-        if let Some(slot) = existing.and_then(|i| self.signatures.get_mut(i)) {
-            *slot = sig;
+        if let Some(first) = self.signatures.iter().position(same) {
+            self.signatures.retain(|s| !same(s));
+            self.signatures
+                .insert(first.min(self.signatures.len()), sig);
             return Ok(());
         }
         if self.signatures.len() >= MAX_SIGNATURES {

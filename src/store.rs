@@ -1106,7 +1106,11 @@ impl LogStore {
     fn maybe_repack(&self) {
         let pack_dir = self.repo.path().join("objects").join("pack");
         let packs = std::fs::read_dir(&pack_dir)
-            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "pack")).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+                    .count()
+            })
             .unwrap_or(0);
         if packs <= REPACK_THRESHOLD {
             return;
@@ -1114,7 +1118,13 @@ impl LogStore {
         let _ = std::process::Command::new("git")
             .arg("--git-dir")
             .arg(self.repo.path())
-            .args(["repack", "-d", "-q", "--geometric=2", "--no-write-bitmap-index"])
+            .args([
+                "repack",
+                "-d",
+                "-q",
+                "--geometric=2",
+                "--no-write-bitmap-index",
+            ])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -1133,7 +1143,10 @@ impl LogStore {
             return Ok(());
         }
         // A user's work tree is touched only when asked (or when fwlog created the repository).
-        let asked = repo.config().and_then(|c| c.get_bool(SYNC_WORKTREE_CONFIG)).unwrap_or(false);
+        let asked = repo
+            .config()
+            .and_then(|c| c.get_bool(SYNC_WORKTREE_CONFIG))
+            .unwrap_or(false);
         if !asked {
             return Ok(());
         }
@@ -1159,14 +1172,19 @@ impl LogStore {
         let Some(base) = base else { return Ok(()) };
         // Only the files this change touches must be as the base commit has them (O(changed),
         // not a status scan of the whole work tree).
-        let Some(workdir) = repo.workdir() else { return Ok(()) };
+        let Some(workdir) = repo.workdir() else {
+            return Ok(());
+        };
         let base_tree = repo.find_commit(base)?.tree()?;
         let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head.tree()?), None)?;
         for delta in diff.deltas() {
-            let Some(path) = delta.old_file().path().or(delta.new_file().path()) else { continue };
+            let Some(path) = delta.old_file().path().or(delta.new_file().path()) else {
+                continue;
+            };
             let target = workdir.join(path);
             let untouched = if delta.old_file().exists() {
-                Oid::hash_file(ObjectType::Blob, &target).is_ok_and(|id| id == delta.old_file().id())
+                Oid::hash_file(ObjectType::Blob, &target)
+                    .is_ok_and(|id| id == delta.old_file().id())
             } else {
                 std::fs::symlink_metadata(&target).is_err()
             };

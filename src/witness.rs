@@ -200,7 +200,11 @@ impl StateDir {
 
 /// Verifies a checkpoint against the first of `keys` that signed it validly. A known key whose
 /// signature is present but wrong fails the whole checkpoint, as signed-note requires.
-fn verify_any(signed: &SignedCheckpoint, keys: &[VerifierKey], origin: &str) -> Result<crate::checkpoint::VerifiedCheckpoint, CheckpointError> {
+fn verify_any(
+    signed: &SignedCheckpoint,
+    keys: &[VerifierKey],
+    origin: &str,
+) -> Result<crate::checkpoint::VerifiedCheckpoint, CheckpointError> {
     let mut last = CheckpointError::MissingLogSignature;
     for key in keys {
         match signed.verify(key, Some(origin), &[], 0) {
@@ -231,7 +235,12 @@ impl Witness {
             .map_err(|e| WitnessError::BadRequest(format!("checkpoint: {e}")))?;
         let origin = signed.checkpoint.origin.clone();
         // Every key trusted for this origin (several during a key rotation).
-        let log_keys: Vec<VerifierKey> = self.logs.iter().filter(|k| k.name() == origin).cloned().collect();
+        let log_keys: Vec<VerifierKey> = self
+            .logs
+            .iter()
+            .filter(|k| k.name() == origin)
+            .cloned()
+            .collect();
         if log_keys.is_empty() {
             return Err(WitnessError::UnknownLog(origin));
         }

@@ -395,8 +395,8 @@ fn run_crash_iterations(iterations: usize) -> KillStats {
     for it in 0..iterations {
         let mut rng = Rng::new(1_000 + it as u64);
         let count = rng.range(50, 250) as usize;
-        // Delays up to 1.5x a typical append of this size, so kills land in every phase.
-        let max_ms = (append_ms * 1.5).max(10.0) as u64;
+        // Delays up to 1.2x a typical append, so kills land in every phase.
+        let max_ms = (append_ms * 1.2).max(10.0) as u64;
         let delay = Duration::from_micros(rng.range(0, max_ms * 1_000));
         let batch: Vec<(String, Vec<u8>)> = (0..count)
             .map(|j| {
@@ -412,22 +412,27 @@ fn run_crash_iterations(iterations: usize) -> KillStats {
         let files: Vec<String> = batch.iter().map(|(n, _)| n.clone()).collect();
         let old = logged.len() as u64;
 
+        let spawned = Instant::now();
         let mut child = append_cmd(&dir, &files)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn fwlog");
-        std::thread::sleep(delay);
-        let finished = match child.try_wait().expect("try_wait") {
-            Some(status) => {
+        // Wait for the delay, polling, so an append that finishes first is timed: the window
+        // follows how long appends really take (they slow down as the log grows).
+        let finished = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
                 assert!(status.success(), "iteration {it}: append failed: {status}");
-                true
+                let ms = spawned.elapsed().as_secs_f64() * 1e3;
+                append_ms = 0.7 * append_ms + 0.3 * ms;
+                break true;
             }
-            None => {
+            if spawned.elapsed() >= delay {
                 child.kill().expect("SIGKILL"); // SIGKILL on Unix
                 child.wait().expect("reap");
-                false
+                break false;
             }
+            std::thread::sleep(Duration::from_micros(500));
         };
         if index_lock.exists() {
             stats.stale_index_locks += 1;
@@ -513,7 +518,7 @@ fn run_crash_iterations(iterations: usize) -> KillStats {
          {:.0} ms)",
         logged.len(),
         start.elapsed(),
-        append_ms * 1.5
+        append_ms * 1.2
     );
     stats
 }

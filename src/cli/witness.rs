@@ -112,7 +112,8 @@ pub fn run(cmd: WitnessCommand) -> Result<ExitCode> {
             let (sig, old) = loop {
                 let latest = {
                     let lock = w.state.lock(&origin)?;
-                    w.state.latest(&lock, &origin, std::slice::from_ref(&log_key))?
+                    w.state
+                        .latest(&lock, &origin, std::slice::from_ref(&log_key))?
                 };
                 let old = latest.map_or(0, |(size, _)| size);
                 if old > snap.size() {

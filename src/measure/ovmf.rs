@@ -15,6 +15,9 @@ use super::{check_image_size, MeasureError, PAGE_SIZE};
 /// Largest number of SEV metadata sections accepted (edk2 declares 5 to 7).
 pub const MAX_METADATA_SECTIONS: u32 = 64;
 
+/// Cap on the total size the SEV metadata sections may declare (64 MiB: 16,384 pages).
+pub const MAX_METADATA_BYTES: u64 = 64 << 20;
+
 /// An EFI GUID, held as its 16 bytes in image order (first three fields little-endian).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Guid([u8; 16]);
@@ -397,6 +400,14 @@ fn parse_metadata(data: &[u8], offset: u32) -> Result<Vec<MetadataSection>, Meas
             )));
         }
         sections.push(MetadataSection { gpa, size, kind });
+    }
+    // Each declared page costs one SHA-384 record in the SNP chain: bound the work an image can
+    // ask for (real OVMF declares well under a megabyte).
+    let total: u64 = sections.iter().map(|s| u64::from(s.size)).sum();
+    if total > MAX_METADATA_BYTES {
+        return Err(meta_err(format!(
+            "sections declare {total} bytes, more than {MAX_METADATA_BYTES}"
+        )));
     }
     Ok(sections)
 }
