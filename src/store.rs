@@ -13,7 +13,7 @@
 //! compare-and-swap against the commit the append started from. A concurrent appender that
 //! moved the branch makes the swap fail, and the append is redone on the new head.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Once;
 
@@ -283,20 +283,38 @@ impl Snapshot<'_> {
             Err(e) if e.code() == ErrorCode::NotFound => return Ok(vec![]),
             Err(e) => return Err(e.into()),
         };
-        let Ok(sub) = sub.to_object(self.repo)?.peel_to_tree() else {
+        // A submodule or file where a directory belongs is itself the finding; its object may
+        // not even exist in this repository.
+        if sub.kind() != Some(ObjectType::Tree) {
             return Ok(vec![(dir.to_string(), false)]);
-        };
+        }
         let mut out = Vec::new();
-        sub.walk(git2::TreeWalkMode::PreOrder, |parent, e| {
-            if e.kind() != Some(ObjectType::Tree) {
-                let name = String::from_utf8_lossy(e.name_bytes());
-                let regular =
-                    e.kind() == Some(ObjectType::Blob) && e.filemode() == i32::from(FileMode::Blob);
-                out.push((format!("{dir}/{parent}{name}"), regular));
-            }
-            git2::TreeWalkResult::Ok
-        })?;
+        self.walk_tree(&self.repo.find_tree(sub.id())?, dir, &mut out)?;
         Ok(out)
+    }
+
+    /// Depth-first walk on raw names (git2's walk gives up on non-UTF-8 directory names).
+    fn walk_tree(
+        &self,
+        tree: &git2::Tree<'_>,
+        prefix: &str,
+        out: &mut Vec<(String, bool)>,
+    ) -> Result<()> {
+        for e in tree.iter() {
+            let path = format!("{prefix}/{}", String::from_utf8_lossy(e.name_bytes()));
+            match e.kind() {
+                Some(ObjectType::Tree) => match self.repo.find_tree(e.id()) {
+                    Ok(sub) => self.walk_tree(&sub, &path, out)?,
+                    Err(_) => out.push((path, false)),
+                },
+                kind => {
+                    let regular =
+                        kind == Some(ObjectType::Blob) && e.filemode() == i32::from(FileMode::Blob);
+                    out.push((path, regular));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Entry `index`, read from its entry bundle.
@@ -1214,10 +1232,9 @@ impl LogStore {
             ) else {
                 continue;
             };
-            if path
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
+            // Only the log's own layout is synced, never through a symlinked directory: a
+            // hostile tree could otherwise write into .git (hooks) or outside the work tree.
+            if !is_layout_path(path) || through_symlink(workdir, path) {
                 continue;
             }
             let target = workdir.join(path);
@@ -1233,6 +1250,10 @@ impl LogStore {
                     }
                 }
                 _ => {
+                    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink())
+                    {
+                        continue;
+                    }
                     if let Some(parent) = target.parent() {
                         std::fs::create_dir_all(parent)?;
                     }
@@ -1274,6 +1295,37 @@ fn insert_changed(
         }
     }
     Ok(())
+}
+
+/// Whether `path` lies in the log's layout: `checkpoint`, `log-info`, or under `tile/`,
+/// `index/`, `pending/`, with plain components only.
+fn is_layout_path(path: &Path) -> bool {
+    let mut parts = path.components();
+    let first = match parts.next() {
+        Some(std::path::Component::Normal(c)) => c.to_str().unwrap_or(""),
+        _ => return false,
+    };
+    let plain = path.components().all(|c| match c {
+        std::path::Component::Normal(n) => !n.eq_ignore_ascii_case(".git"),
+        _ => false,
+    });
+    plain
+        && matches!(
+            first,
+            CHECKPOINT_PATH | INFO_PATH | "tile" | INDEX_DIR | PENDING_DIR
+        )
+}
+
+/// Whether any directory on the way from `root` to `path` is a symlink in the work tree.
+fn through_symlink(root: &Path, path: &Path) -> bool {
+    let mut at = root.to_path_buf();
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    parent.components().any(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
+    })
 }
 
 /// `pending/<sha256 hex>.entry`.
@@ -1319,16 +1371,4 @@ impl EntryLookup for BatchLookup<'_, '_> {
                 })
         }
     }
-}
-
-/// Every tile path a tree of `size` must hold, hash tiles and entry bundles.
-pub fn expected_tiles(size: u64) -> BTreeSet<Tile> {
-    tiles::hash_tiles(size)
-        .chain(tiles::entry_bundles_for_size(size))
-        .collect()
-}
-
-/// Convenience for callers: is this tile an entry bundle?
-pub fn is_entry_bundle(tile: &Tile) -> bool {
-    tile.kind == TileKind::Entries
 }

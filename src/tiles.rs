@@ -395,6 +395,25 @@ pub fn entry_bundle_for_index(index: u64, size: u64) -> Option<(Tile, usize)> {
     Some((tile, (index % TILE_WIDTH) as usize))
 }
 
+/// Whether `tile` is one of the tiles that exist for a tree of `size` leaves, by arithmetic
+/// alone (no enumeration, so any size is fine): with `c` the number of hashes (or entries) at its
+/// level, a full tile has index below `c / 256`, and the partial tile has index `c / 256` and
+/// width `c mod 256 > 0`.
+pub fn exists_at_size(tile: &Tile, size: u64) -> bool {
+    let count = match tile.kind {
+        TileKind::Entries => size,
+        TileKind::Hash(level) => size
+            .checked_shr(u32::from(level) * u32::from(TILE_HEIGHT))
+            .unwrap_or(0),
+    };
+    let (full, rest) = (count / TILE_WIDTH, count % TILE_WIDTH);
+    if tile.is_full() {
+        tile.index < full
+    } else {
+        tile.index == full && u64::from(tile.width) == rest
+    }
+}
+
 /// Decodes a hash tile: exactly `width · 32` bytes, read as `width` consecutive hashes.
 pub fn decode_hash_tile(tile: &Tile, data: &[u8]) -> Result<Vec<Hash>, TileError> {
     tile.validate()?;
@@ -760,6 +779,42 @@ pub fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exists_at_size_matches_the_enumeration() {
+        for size in [0u64, 1, 255, 256, 257, 300, 65535, 65536, 65537, 70000] {
+            let listed: std::collections::BTreeSet<Tile> = hash_tiles(size)
+                .chain(entry_bundles_for_size(size))
+                .collect();
+            for t in &listed {
+                assert!(exists_at_size(t, size), "{} at {size}", t.path());
+            }
+            for kind in [
+                TileKind::Hash(0),
+                TileKind::Hash(1),
+                TileKind::Hash(2),
+                TileKind::Entries,
+            ] {
+                for index in 0..300 {
+                    for width in [1u16, 44, 112, 255, 256] {
+                        let t = Tile { kind, index, width };
+                        assert_eq!(
+                            exists_at_size(&t, size),
+                            listed.contains(&t),
+                            "{} at {size}",
+                            t.path()
+                        );
+                    }
+                }
+            }
+        }
+        let huge = Tile {
+            kind: TileKind::Entries,
+            index: 1 << 50,
+            width: 256,
+        };
+        assert!(exists_at_size(&huge, u64::MAX));
+    }
     use std::cell::RefCell;
     use std::collections::BTreeSet;
 
