@@ -640,14 +640,8 @@ fn check_history(
                 Some(child_id.to_string()),
             );
             true
-        } else if m == 0 {
-            true
-        } else if m == n {
-            older.root() == child.root()
         } else {
-            child.consistency(m).ok().is_some_and(|p| {
-                merkle::verify_consistency(m, n, &older.root(), &child.root(), &p).is_ok()
-            })
+            child.extends(m, &older.root())
         };
         if !consistent {
             f.add(
@@ -687,13 +681,8 @@ fn check_reflog(store: &LogStore, snap: &Snapshot<'_>, f: &mut Findings) {
         let Ok(prev) = store.snapshot(old) else {
             continue;
         };
-        let (m, n) = (prev.size(), snap.size());
-        let consistent = m == 0
-            || (m == n && prev.root() == snap.root())
-            || (m < n
-                && snap.consistency(m).ok().is_some_and(|p| {
-                    merkle::verify_consistency(m, n, &prev.root(), &snap.root(), &p).is_ok()
-                }));
+        let m = prev.size();
+        let consistent = snap.extends(m, &prev.root());
         let (severity, kind, what) = if consistent {
             (
                 Severity::Warning,

@@ -385,6 +385,21 @@ impl Snapshot<'_> {
         )?)
     }
 
+    /// Whether this snapshot's tree extends the tree of size `m` with root `root_m`: every tree
+    /// extends the empty one; a smaller tree never extends a larger one; equal sizes need equal
+    /// roots; otherwise a consistency proof computed from this snapshot's tiles must verify.
+    pub fn extends(&self, m: u64, root_m: &Hash) -> bool {
+        let n = self.size();
+        match m {
+            0 => true,
+            _ if m > n => false,
+            _ if m == n => root_m == &self.root(),
+            _ => self
+                .consistency(m)
+                .is_ok_and(|p| merkle::verify_consistency(m, n, root_m, &self.root(), &p).is_ok()),
+        }
+    }
+
     /// Recomputes the root from the right-edge tiles (O(log n) reads) and compares it with the
     /// checkpoint: catches a tampered right edge before anything is appended to it.
     ///
