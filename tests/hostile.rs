@@ -1102,7 +1102,8 @@ fn hostile_huge_size_checkpoint_other_commands() {
     }
 }
 
-/// BUG: the audit allocates for the size a checkpoint claims before reading any tile.
+/// Regression (fixed in af697c6): the audit allocated for the size a log-signed checkpoint
+/// claims (2^63 entries: a 2^59-byte Vec, abort) before reading any tile.
 #[test]
 fn hostile_huge_size_checkpoint_verify() {
     for size in [1u64 << 63, u64::MAX, 1u64 << 40] {
