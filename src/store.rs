@@ -414,10 +414,13 @@ impl Snapshot<'_> {
                 "tiles do not hash to the checkpoint's root",
             ));
         }
-        if let Some(bundle) = tiles::entry_bundles_for_size(size)
-            .last()
-            .filter(|t| !t.is_full())
-        {
+        let partial = (size % tiles::TILE_WIDTH) as u16;
+        if partial != 0 {
+            let bundle = Tile {
+                kind: TileKind::Entries,
+                index: size / tiles::TILE_WIDTH,
+                width: partial,
+            };
             let path = bundle.path();
             let data = self
                 .read_tile(&bundle)?
@@ -476,6 +479,17 @@ fn read_file(
         Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    read_entry_blob(repo, &entry, path, cap).map(Some)
+}
+
+/// The content of a tree entry that must be a regular file of at most `cap` bytes; the size is
+/// checked from the object header before the blob is read.
+fn read_entry_blob(
+    repo: &Repository,
+    entry: &git2::TreeEntry<'_>,
+    path: &str,
+    cap: usize,
+) -> Result<Vec<u8>> {
     if entry.kind() != Some(ObjectType::Blob) || entry.filemode() != i32::from(FileMode::Blob) {
         return Err(corrupt(path, "not a regular file"));
     }
@@ -486,7 +500,7 @@ fn read_file(
             format!("{len} bytes is over the {cap}-byte limit"),
         ));
     }
-    Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
+    Ok(repo.find_blob(entry.id())?.content().to_vec())
 }
 
 /// `index/<aa>/<bb>` for a key whose first two bytes are aa, bb (hex).
@@ -1111,14 +1125,13 @@ impl LogStore {
         for item in dir.iter() {
             let name = String::from_utf8_lossy(item.name_bytes()).into_owned();
             let path = format!("{PENDING_DIR}/{name}");
-            let content = match read_file(&self.repo, &snap.tree, &path, MAX_ENTRY_SIZE) {
-                Ok(Some(bytes)) if pending_path(&bytes) == path => {
+            // Read through the directory's own entries: a lookup by path per file would re-read
+            // the whole pending/ tree each time (quadratic in the number of files).
+            let content = match read_entry_blob(&self.repo, &item, &path, MAX_ENTRY_SIZE) {
+                Ok(bytes) if pending_path(&bytes) == path => {
                     check_entry_size(&bytes).map(|()| bytes)
                 }
-                Ok(Some(_)) => {
-                    Err("file name is not pending/<sha256 of content>.entry".to_string())
-                }
-                Ok(None) => Err("unreadable".to_string()),
+                Ok(_) => Err("file name is not pending/<sha256 of content>.entry".to_string()),
                 Err(e) => Err(e.to_string()),
             };
             out.push((path, content));
@@ -1127,11 +1140,6 @@ impl LogStore {
         Ok(out)
     }
 
-    /// Brings a non-bare checkout of the branch up to the branch head, like a fast-forward, when
-    /// it is safe: the index holds exactly the tree of a recent commit of the branch (so no
-    /// staged change of the user's can be lost) and the work tree matches the index. Runs under
-    /// a lock file so that concurrent appenders cannot interleave their updates, and always
-    /// moves to the *current* head, never back. Best effort: the log is already committed.
     /// Each append adds one pack; libgit2 searches packs one by one, so lookups would slow down
     /// with the number of appends. Past [`REPACK_THRESHOLD`] packs, merge them geometrically
     /// with the system git (each object is rewritten O(log n) times over the log's life). Best
@@ -1164,6 +1172,11 @@ impl LogStore {
             .status();
     }
 
+    /// Brings a non-bare checkout of the branch up to the branch head, like a fast-forward, when
+    /// it is safe: the index holds exactly the tree of a recent commit of the branch (so no
+    /// staged change of the user's can be lost) and the work tree matches the index. Runs under
+    /// a lock file so that concurrent appenders cannot interleave their updates, and always
+    /// moves to the *current* head, never back. Best effort: the log is already committed.
     fn follow_worktree(&self) {
         let _ = self.try_follow_worktree();
     }

@@ -1385,7 +1385,6 @@ fn hostile_thousand_pending() {
 /// 4 KiB: the whole `pending/` tree is re-read, inflated and SHA-1-checked per file, O(n²).
 /// Measured: 1,000 files 2.3 s, 2,000 7.9 s, 4,000 20 s; 10,000 pass the 30 s deadline.
 #[test]
-#[ignore = "BUG: `log integrate` is quadratic in the number of pending files (10,000 take minutes)"]
 fn hostile_ten_thousand_pending() {
     many_pending(10_000);
 }
