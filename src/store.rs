@@ -451,7 +451,7 @@ impl Snapshot<'_> {
 impl TileReader for Snapshot<'_> {
     fn read_tile(&self, tile: &Tile) -> Result<Option<Vec<u8>>, TileError> {
         let path = tile.path();
-        self.read_file(&path.clone(), MAX_BLOB_BYTES)
+        self.read_file(&path, MAX_BLOB_BYTES)
             .map_err(|e| TileError::Storage {
                 path,
                 reason: e.to_string(),
