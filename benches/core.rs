@@ -1,5 +1,6 @@
 //! Core benchmarks, in memory: leaf hashing, tile-based proof generation for logs of 100k and
-//! 1M leaves, proof verification, root computation (fwlog vs rs_merkle), and `tiles::append`.
+//! 1M leaves, proof verification, root computation (fwlog vs rs_merkle), `tiles::append`, and
+//! fwlog's Merkle maths against Cloudflare's `tlog_tiles` over the same leaves (`vs_tlog_tiles/*`).
 //!
 //! `cargo bench --bench core` (add a filter, e.g. `-- proof`, to run a subset).
 
@@ -7,9 +8,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use fwlog::merkle::{self, Frontier, Hash, Rfc6962Hasher};
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use fwlog::merkle::{self, Frontier, Hash, MerkleError, Node, Rfc6962Hasher};
 use fwlog::tiles::{self, Tile, TileHashReader};
+use tlog_tiles as tl;
 
 /// Log sizes for the proof benchmarks.
 const SIZES: [u64; 2] = [100_000, 1_000_000];
@@ -201,5 +205,208 @@ fn append_batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, leaf_hashing, proofs, roots, append_batch);
+/// Stored hashes in `tlog_tiles`'s dense order (Crosby–Wallach: the hash of node `(level, index)`
+/// is at `tl::stored_hash_index(level, index)`), i.e. every complete-subtree hash of the tree,
+/// held in one `Vec`. Both libraries read proofs and roots out of the same instance, so they are
+/// compared on identical storage: each side's `HashReader` is a bounds-checked `Vec` index.
+struct StoredHashes(Vec<tl::Hash>);
+
+impl StoredHashes {
+    /// Builds the store the way a `tlog_tiles` log writer does: one
+    /// `stored_hashes_for_record_hash` call per leaf, appending what it returns (the leaf hash
+    /// plus one interior hash per subtree the leaf completes; it reads the left siblings back
+    /// from the store).
+    fn build(leaves: &[Hash]) -> StoredHashes {
+        let n = leaves.len() as u64;
+        let mut s = StoredHashes(Vec::with_capacity(tl::stored_hash_count(n) as usize));
+        for (i, leaf) in leaves.iter().enumerate() {
+            let new = tl::stored_hashes_for_record_hash(i as u64, tl::Hash(leaf.0), &s).unwrap();
+            s.0.extend(new);
+        }
+        debug_assert_eq!(s.0.len() as u64, tl::stored_hash_count(n));
+        s
+    }
+}
+
+impl tl::HashReader for StoredHashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tl::Hash>, tl::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                self.0
+                    .get(i as usize)
+                    .copied()
+                    .ok_or(tl::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+/// fwlog's reader over the same store. fwlog asks for `(level, index)` nodes; the mapping to a
+/// slot is `tl::stored_hash_index`, the very function `tlog_tiles` calls while planning its
+/// reads, so the index arithmetic costs both sides the same.
+impl merkle::HashReader for StoredHashes {
+    fn read_hashes(&self, nodes: &[Node]) -> Result<Vec<Hash>, MerkleError> {
+        nodes
+            .iter()
+            .map(|n| {
+                self.0
+                    .get(tl::stored_hash_index(n.level, n.index) as usize)
+                    .map(|h| Hash(h.0))
+                    .ok_or_else(|| MerkleError::MissingNode {
+                        level: n.level,
+                        index: n.index,
+                        reason: "not stored".into(),
+                    })
+            })
+            .collect()
+    }
+}
+
+fn to_fw(hashes: &[tl::Hash]) -> Vec<Hash> {
+    hashes.iter().map(|h| Hash(h.0)).collect()
+}
+
+/// fwlog against `tlog_tiles` 0.2 on the same leaf hashes, in the same run. Both use the same
+/// `sha2` crate, so the differences are in the tree code around it. Groups:
+///
+/// - `vs_tlog_tiles/root_from_leaves/{100000,1000000}`: the RFC 9162 root from a slice of leaf
+///   hashes, all `n - 1` interior hashes computed each iteration:
+///   - `fwlog_subtree_root`: `merkle::subtree_root`, recursive `MTH` over the slice, nothing
+///     stored;
+///   - `fwlog_frontier_push`: `Frontier::push` per leaf, then `Frontier::root` (O(log n) state);
+///   - `tlog_tiles_stored_hashes_then_tree_hash`: `tlog_tiles` has no root-from-leaves function;
+///     its way is the log writer's: `stored_hashes_for_record_hash` per leaf into a
+///     `Vec` store (every interior hash kept, ~2n hashes, one small `Vec` per call), then
+///     `tree_hash(n)`. So this side also pays for storing the whole tree (see
+///     `StoredHashes::build`), which is what a tlog_tiles user must do to get a root.
+/// - `vs_tlog_tiles/from_store/1000000`, all reading the shared 1M-leaf store:
+///   - `{fwlog_tree_root,tlog_tiles_tree_hash}_{100000,1000000}`: root of the tree of that size
+///     (a prefix of the store), each reading the ≤ log2(n)+1 complete-subtree hashes of the
+///     size's binary decomposition and folding them;
+///   - `{fwlog_inclusion_proof,tlog_tiles_prove_record}`: inclusion proof for a leaf spread over
+///     the tree (the same index sequence on both sides) in the 1M tree;
+///   - `{fwlog_consistency_proof,tlog_tiles_prove_tree}`: consistency proof from a size spread
+///     over `[1, n)` (the same sequence on both sides) to the 1M tree.
+///
+/// Before timing, roots and proofs from both sides are asserted equal (hash for hash).
+fn vs_tlog_tiles(c: &mut Criterion) {
+    let n_max = SIZES[1];
+    let leaves: Vec<Hash> = (0..n_max).map(|i| merkle::leaf_hash(&entry(i))).collect();
+    // Built once and shared: stored hash indexes are prefix-stable, so the 1M store also serves
+    // every smaller tree.
+    let store = StoredHashes::build(&leaves);
+
+    for n in SIZES {
+        let ls = &leaves[..n as usize];
+        let fw = merkle::subtree_root(ls);
+        let mut frontier = Frontier::new();
+        ls.iter().for_each(|l| frontier.push(*l));
+        assert_eq!(frontier.root(), fw);
+        assert_eq!(merkle::tree_root(n, &store).unwrap(), fw);
+        assert_eq!(
+            tl::tree_hash(n, &store).unwrap().0,
+            fw.0,
+            "roots differ at {n}"
+        );
+        let own = StoredHashes::build(ls);
+        assert_eq!(tl::tree_hash(n, &own).unwrap().0, fw.0);
+        assert_eq!(own.0[..], store.0[..own.0.len()]);
+        drop(own);
+
+        let mut g = c.benchmark_group(format!("vs_tlog_tiles/root_from_leaves/{n}"));
+        g.sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .measurement_time(Duration::from_secs(if n > 100_000 { 8 } else { 3 }))
+            .throughput(Throughput::Elements(n));
+        g.bench_function("fwlog_subtree_root", |b| {
+            b.iter(|| merkle::subtree_root(black_box(ls)))
+        });
+        g.bench_function("fwlog_frontier_push", |b| {
+            b.iter(|| {
+                let mut f = Frontier::new();
+                for l in black_box(ls) {
+                    f.push(*l);
+                }
+                f.root()
+            })
+        });
+        g.bench_function("tlog_tiles_stored_hashes_then_tree_hash", |b| {
+            b.iter(|| {
+                let s = StoredHashes::build(black_box(ls));
+                tl::tree_hash(n, &s).unwrap()
+            })
+        });
+        g.finish();
+    }
+
+    let n = n_max;
+    // Equal work: the same proofs, hash for hash, over a spread of indexes and sizes plus the
+    // edges (first and last leaf, powers of two, m == n).
+    let mut idx: Vec<u64> = (0..512).map(|k| mix(k) % n).collect();
+    idx.extend([0, 1, n / 2, n - 2, n - 1, 1 << 19, (1 << 19) - 1]);
+    for &i in &idx {
+        let fw = merkle::inclusion_proof(i, n, &store).unwrap();
+        let tp = tl::prove_record(n, i, &store).unwrap();
+        assert_eq!(fw, to_fw(&tp), "inclusion proofs differ for {i}");
+        let root = merkle::tree_root(n, &store).unwrap();
+        merkle::verify_inclusion(i, n, &leaves[i as usize], &fw, &root).unwrap();
+    }
+    let mut sizes: Vec<u64> = (0..512).map(|k| 1 + mix(k) % (n - 1)).collect();
+    sizes.extend([1, 2, 3, n / 2, n - 1, n, 1 << 19, (1 << 19) + 1]);
+    for &m in &sizes {
+        let fw = merkle::consistency_proof(m, n, &store).unwrap();
+        let tp = tl::prove_tree(n, m, &store).unwrap();
+        assert_eq!(fw, to_fw(&tp), "consistency proofs differ for {m}");
+    }
+
+    let mut g = c.benchmark_group(format!("vs_tlog_tiles/from_store/{n}"));
+    g.sample_size(50).measurement_time(Duration::from_secs(3));
+    for size in SIZES {
+        g.bench_function(format!("fwlog_tree_root_{size}"), |b| {
+            b.iter(|| merkle::tree_root(black_box(size), &store).unwrap())
+        });
+        g.bench_function(format!("tlog_tiles_tree_hash_{size}"), |b| {
+            b.iter(|| tl::tree_hash(black_box(size), &store).unwrap())
+        });
+    }
+    let mut k = 0u64;
+    g.bench_function("fwlog_inclusion_proof", |b| {
+        b.iter(|| {
+            k += 1;
+            merkle::inclusion_proof(mix(k) % n, n, &store).unwrap()
+        })
+    });
+    let mut k = 0u64;
+    g.bench_function("tlog_tiles_prove_record", |b| {
+        b.iter(|| {
+            k += 1;
+            tl::prove_record(n, mix(k) % n, &store).unwrap()
+        })
+    });
+    let mut k = 0u64;
+    g.bench_function("fwlog_consistency_proof", |b| {
+        b.iter(|| {
+            k += 1;
+            merkle::consistency_proof(1 + mix(k) % (n - 1), n, &store).unwrap()
+        })
+    });
+    let mut k = 0u64;
+    g.bench_function("tlog_tiles_prove_tree", |b| {
+        b.iter(|| {
+            k += 1;
+            tl::prove_tree(n, 1 + mix(k) % (n - 1), &store).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    leaf_hashing,
+    proofs,
+    roots,
+    append_batch,
+    vs_tlog_tiles
+);
 criterion_main!(benches);

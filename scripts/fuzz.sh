@@ -11,7 +11,8 @@
 # Exits non-zero if any target crashed (or failed to run).
 #
 # Environment: FUZZ_TIMEOUT (seconds one input may take before it counts as a crash,
-# default 30), FUZZ_RSS_LIMIT_MB (default 2048), FUZZ_ARGS (more libFuzzer flags).
+# default 30), FUZZ_RSS_LIMIT_MB (default 2048), FUZZ_ARGS (more libFuzzer flags), FUZZ_LOGS
+# (log and summary directory, default fuzz/target/fuzz-logs; give each parallel run its own).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -149,7 +150,7 @@ else
 fi
 
 BIN=$F/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release
-LOGS=$F/target/fuzz-logs
+LOGS=${FUZZ_LOGS:-$F/target/fuzz-logs}
 mkdir -p "$LOGS"
 SUMMARY=$LOGS/summary.tsv
 printf 'target\tseconds\texecutions\texec_per_s\tcrashes\n' >"$SUMMARY"

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::merkle::{self, Hash};
 use crate::note::VerifierKey;
-use crate::store::{EntryValidator, LogStore, Snapshot, StoreError, INDEX_DIR};
+use crate::store::{EntryValidator, LogStore, Snapshot, StoreError};
 use crate::tiles::{self, Tile, TileHashReader, TileKind, TileReader, TILE_WIDTH};
 
 /// How bad a finding is: errors fail the audit, warnings are reported only.
@@ -201,7 +201,6 @@ pub fn audit(
         0
     } else {
         let n = check_tiles(&snap, validator, &mut f, progress)?;
-        check_index(&snap, &mut f, progress)?;
         n
     };
     let commits_checked = check_history(store, &snap, &key, &mut f, progress)?;
@@ -470,119 +469,6 @@ fn check_unexpected_files(snap: &Snapshot<'_>, f: &mut Findings) -> Result<(), S
         }
     }
     Ok(())
-}
-
-/// Index records: each must name an entry with that leaf hash, and every entry must appear
-/// exactly once (records = size, distinct indexes, each correct).
-fn check_index(
-    snap: &Snapshot<'_>,
-    f: &mut Findings,
-    progress: Progress<'_>,
-) -> Result<(), StoreError> {
-    let size = snap.size();
-    let files = snap.list_files(INDEX_DIR)?;
-    let mut seen = vec![0u64; size.div_ceil(64) as usize];
-    let mut records = 0u64;
-    // Level-0 tiles recently read, for checking records against leaf hashes.
-    let mut cache: HashMap<u64, Vec<Hash>> = HashMap::new();
-    let total = files.len() as u64;
-    for (n, (path, regular)) in files.into_iter().enumerate() {
-        progress("index", n as u64, total);
-        let shard = match (regular, snap.read_file(&path, 1 << 20)) {
-            (true, Ok(Some(data))) => crate::store::parse_shard(&path, &data),
-            (_, Err(e)) => Err(e),
-            _ => Err(StoreError::Corrupt {
-                path: path.clone(),
-                reason: "not a regular file".into(),
-            }),
-        };
-        let shard = match shard {
-            Ok(s) if s.is_empty() || !is_shard_path(&path) => {
-                let why = if s.is_empty() {
-                    "is empty"
-                } else {
-                    "is not an index shard path"
-                };
-                f.add(
-                    Severity::Error,
-                    "bad_index",
-                    format!("{path} {why}"),
-                    Some(path),
-                    None,
-                    None,
-                );
-                continue;
-            }
-            Ok(s) => s,
-            Err(e) => {
-                f.add(
-                    Severity::Error,
-                    "bad_index",
-                    e.to_string(),
-                    Some(path),
-                    None,
-                    None,
-                );
-                continue;
-            }
-        };
-        for (leaf, index) in shard {
-            records += 1;
-            let slot = seen.get_mut((index / 64) as usize);
-            let ok_index = index < size
-                && slot
-                    .as_ref()
-                    .is_some_and(|w| **w & (1 << (index % 64)) == 0);
-            if let Some(w) = slot {
-                *w |= 1 << (index % 64);
-            }
-            let tile_index = index / TILE_WIDTH;
-            if cache.len() > 1024 {
-                cache.clear();
-            }
-            let hashes = match cache.get(&tile_index) {
-                Some(h) => Some(h),
-                None => tiles::tile_for_node(merkle::Node::new(0, index), size)
-                    .and_then(|(tile, _)| read_hashes(snap, &tile))
-                    .map(|h| &*cache.entry(tile_index).or_insert(h)),
-            };
-            let matches = hashes.and_then(|h| h.get((index % TILE_WIDTH) as usize)) == Some(&leaf);
-            if !ok_index || !matches {
-                f.add(
-                    Severity::Error,
-                    "bad_index",
-                    format!(
-                        "record {} -> {index} does not name that entry exactly once",
-                        leaf.to_hex()
-                    ),
-                    Some(path.clone()),
-                    Some(index),
-                    None,
-                );
-            }
-        }
-    }
-    progress("index", total, total);
-    if records != size {
-        f.error(
-            "bad_index",
-            format!("the index holds {records} records for {size} entries"),
-        );
-    }
-    Ok(())
-}
-
-/// `index/<2 hex>/<2 hex>`, lowercase.
-fn is_shard_path(path: &str) -> bool {
-    let hex2 = |s: &str| {
-        s.len() == 2
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    match path.strip_prefix("index/").and_then(|r| r.split_once('/')) {
-        Some((a, b)) => hex2(a) && hex2(b),
-        None => false,
-    }
 }
 
 /// First-parent history: every checkpoint signed by `key`, for the same origin, and consistent

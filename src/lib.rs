@@ -24,6 +24,8 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
 pub mod fsutil;
+pub mod gitpack;
+pub mod leaf_index;
 pub mod measure;
 pub mod merkle;
 pub mod monitor;

@@ -5,7 +5,6 @@
 //! - `log-info`: origin and log verifier key, so a clone knows what it holds;
 //! - `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`: exactly the tiles that exist for the
 //!   checkpoint's size (full tiles, plus the current partial tile of each level);
-//! - `index/<aa>/<bb>`: a derived lookup aid, leaf hash → index, used to refuse duplicates;
 //! - `pending/<sha256>.entry`: entries submitted for the next integration (not yet logged).
 //!
 //! Writing order gives crash safety: every object is written first (content-addressed and
@@ -20,6 +19,7 @@ use std::sync::Once;
 use git2::{build::TreeUpdateBuilder, ErrorCode, FileMode, ObjectType, Oid, Repository};
 use thiserror::Error;
 
+use crate::leaf_index::LeafIndex;
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 use crate::merkle::{self, Hash, MerkleError};
 use crate::note::{NoteError, SignerKey, VerifierKey};
@@ -28,7 +28,6 @@ use crate::tiles::{self, Tile, TileError, TileHashReader, TileKind, TileReader, 
 
 pub const CHECKPOINT_PATH: &str = "checkpoint";
 pub const INFO_PATH: &str = "log-info";
-pub const INDEX_DIR: &str = "index";
 pub const PENDING_DIR: &str = "pending";
 pub const DEFAULT_BRANCH: &str = "fwlog";
 /// Git config key (boolean) that asks fwlog to bring a checkout of the log branch along after
@@ -43,8 +42,11 @@ pub const INFO_HEADER: &str = "fwlog-log/v1";
 
 /// Largest blob read from a log tree: a full entry bundle of maximal entries.
 pub const MAX_BLOB_BYTES: usize = 256 * (2 + MAX_ENTRY_SIZE);
-/// Largest `log-info` or index shard accepted.
+/// Largest `log-info` accepted.
 const MAX_SMALL_FILE: usize = 1 << 20;
+/// Age past which a branch ref lock, found while holding the writer lock, is taken for one a
+/// killed process left behind.
+const STALE_REF_LOCK: std::time::Duration = std::time::Duration::from_secs(2);
 /// How often an append is redone when another writer moved the branch meanwhile.
 const CAS_RETRIES: usize = 32;
 
@@ -80,6 +82,8 @@ pub enum StoreError {
     Locked(String),
     #[error("proof: {0}")]
     Proof(#[from] crate::proof::ProofError),
+    #[error(transparent)]
+    LeafIndex(#[from] crate::leaf_index::LeafIndexError),
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
 }
@@ -208,12 +212,19 @@ pub trait EntryLookup {
 
 /// Checks an entry before it is logged and again during audits. The store itself only enforces
 /// the size limits of the tile format.
-pub trait EntryValidator {
+pub trait EntryValidator: Sync {
     fn validate(
         &self,
         entry: &[u8],
         log: &dyn EntryLookup,
     ) -> std::result::Result<EntryInfo, String>;
+
+    /// Indexes of logged entries that validating `entry` will look up, so that an append can
+    /// read them once before validating a batch in parallel. A guess: an index missing here
+    /// only makes that entry's check run again, alone, with full access to the log.
+    fn referenced(&self, _entry: &[u8]) -> Vec<u64> {
+        Vec::new()
+    }
 }
 
 /// Accepts any non-empty entry that fits an entry bundle.
@@ -351,15 +362,6 @@ impl Snapshot<'_> {
         Ok(())
     }
 
-    /// The index of an already logged entry with this leaf hash, from the index shards.
-    pub fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>> {
-        let path = shard_path(leaf);
-        let Some(data) = self.read_file(&path, MAX_SMALL_FILE)? else {
-            return Ok(None);
-        };
-        Ok(parse_shard(&path, &data)?.get(leaf).copied())
-    }
-
     /// An inclusion proof for entry `index` against this snapshot's checkpoint, with the
     /// checkpoint bytes verbatim (including any witness cosignatures).
     pub fn prove(&self, index: u64) -> Result<TlogProof> {
@@ -383,6 +385,12 @@ impl Snapshot<'_> {
             self.size(),
             &TileHashReader::new(self, self.size()),
         )?)
+    }
+
+    /// The root of this tree's prefix of `m <= size` leaves, from the tiles (O(log n) reads).
+    pub fn root_at(&self, m: u64) -> Result<Hash> {
+        let reader = TileHashReader::with_store_size(self, m, self.size())?;
+        Ok(merkle::tree_root(m, &reader)?)
     }
 
     /// Whether this snapshot's tree extends the tree of size `m` with root `root_m`: every tree
@@ -501,46 +509,6 @@ fn read_entry_blob(
         ));
     }
     Ok(repo.find_blob(entry.id())?.content().to_vec())
-}
-
-/// `index/<aa>/<bb>` for a key whose first two bytes are aa, bb (hex).
-pub fn shard_path(key: &Hash) -> String {
-    format!("{INDEX_DIR}/{:02x}/{:02x}", key.0[0], key.0[1])
-}
-
-/// A shard is sorted lines `<64 hex leaf hash> <index>\n`, strictly increasing by hash.
-pub(crate) fn parse_shard(path: &str, data: &[u8]) -> Result<BTreeMap<Hash, u64>> {
-    let text = std::str::from_utf8(data).map_err(|_| corrupt(path, "not UTF-8"))?;
-    let mut out = BTreeMap::new();
-    let mut last: Option<Hash> = None;
-    for (n, line) in text.split_terminator('\n').enumerate() {
-        let bad = |r: &str| corrupt(path, format!("line {}: {r}", n + 1));
-        let (h, i) = line
-            .split_once(' ')
-            .ok_or_else(|| bad("expected `<hash> <index>`"))?;
-        if h.len() != 64 || h.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(bad("hash must be 64 lowercase hex digits"));
-        }
-        let h = Hash::from_hex(h).map_err(|_| bad("bad hash"))?;
-        let i = crate::parse::canonical_u64(i).ok_or_else(|| bad("bad index"))?;
-        if last.is_some_and(|l| l >= h) || shard_path(&h) != path {
-            return Err(bad("out of order or in the wrong shard"));
-        }
-        last = Some(h);
-        out.insert(h, i);
-    }
-    if !text.is_empty() && !text.ends_with('\n') {
-        return Err(corrupt(path, "last line is not terminated"));
-    }
-    Ok(out)
-}
-
-fn format_shard(records: &BTreeMap<Hash, u64>) -> Vec<u8> {
-    records
-        .iter()
-        .map(|(h, i)| format!("{} {i}\n", h.to_hex()))
-        .collect::<String>()
-        .into_bytes()
 }
 
 /// A file under `pending/`: its path, and its bytes or why it cannot be logged as is.
@@ -779,10 +747,12 @@ impl LogStore {
                 reason,
             })?;
         }
+        // Held across retries: appenders through this repository take turns.
+        let mut index = LeafIndex::open(self.repo.path(), &self.refname)?;
         let mut retries = 0;
         loop {
             let writer = self.writer()?;
-            match writer.try_append(key, entries, validator, retries)? {
+            match writer.try_append(key, entries, validator, retries, &mut index)? {
                 Some(outcome) => return Ok(outcome),
                 None if retries < CAS_RETRIES => {
                     retries += 1;
@@ -802,6 +772,7 @@ impl LogStore {
         entries: &[NewEntry],
         validator: &dyn EntryValidator,
         retries: usize,
+        index: &mut LeafIndex,
     ) -> Result<Option<AppendOutcome>> {
         // Everything this attempt writes is buffered, then lands in one pack (see flush_pack).
         let odb = self.repo.odb()?;
@@ -817,6 +788,7 @@ impl LogStore {
             .verify(&snap.info.key, Some(&snap.info.origin), &[], 0)?;
         snap.check_right_edge()?;
         let old_size = snap.size();
+        index.sync(&snap)?;
 
         // Deduplicate against the log and within the batch.
         let mut outcome = AppendOutcome {
@@ -830,7 +802,7 @@ impl LogStore {
             let leaf = merkle::leaf_hash(&e.bytes);
             let existing = match seen.get(&leaf) {
                 Some(&i) => Some(i),
-                None => snap.find_leaf(&leaf)?,
+                None => index.find(&snap, &leaf)?,
             };
             match existing {
                 Some(index) => outcome.entries.push(AppendedEntry {
@@ -858,25 +830,12 @@ impl LogStore {
             outcome.new_size = old_size;
             return Ok(Some(outcome));
         }
-        // Entry k may refer to logged entries and to entries 0..k of this batch, never later ones.
-        for (k, (e, _)) in fresh.iter().enumerate() {
-            let lookup = BatchLookup {
-                snap: &snap,
-                batch: &fresh[..k],
-            };
-            {
-                validator.validate(&e.bytes, &lookup).map_err(|reason| {
-                    StoreError::InvalidEntry {
-                        name: e.name.clone(),
-                        reason,
-                    }
-                })?;
-            }
-        }
+        validate_batch(&snap, &fresh, validator)?;
 
         let repo = &self.repo;
         let mut update = TreeUpdateBuilder::new();
         let new_size;
+        let mut new_root = snap.root();
         let mut message;
         if fresh.is_empty() {
             new_size = old_size;
@@ -888,27 +847,12 @@ impl LogStore {
             let bytes: Vec<&[u8]> = fresh.iter().map(|(e, _)| e.bytes.as_slice()).collect();
             let appended = tiles::append(&snap, old_size, &bytes)?;
             new_size = appended.new_size;
+            new_root = appended.root;
             for (tile, data) in &appended.writes {
                 update.upsert(tile.path(), repo.blob(data)?, FileMode::Blob);
             }
             for tile in &appended.deletes {
                 update.remove(tile.path());
-            }
-            // Index shards touched by this batch.
-            let mut shards: BTreeMap<String, Vec<(Hash, u64)>> = BTreeMap::new();
-            for (i, (_, leaf)) in fresh.iter().enumerate() {
-                shards
-                    .entry(shard_path(leaf))
-                    .or_default()
-                    .push((*leaf, old_size + i as u64));
-            }
-            for (path, records) in shards {
-                let mut existing = match snap.read_file(&path, MAX_SMALL_FILE)? {
-                    Some(d) => parse_shard(&path, &d)?,
-                    None => BTreeMap::new(),
-                };
-                existing.extend(records);
-                update.upsert(&path, repo.blob(&format_shard(&existing))?, FileMode::Blob);
             }
             let cp = Checkpoint {
                 origin: snap.info.origin.clone(),
@@ -948,6 +892,9 @@ impl LogStore {
         if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
             return Ok(None);
         }
+        // The append stands; a failure to record it only costs the next sync a catch-up.
+        let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
+        let _ = index.record(old_size, &leaves, new_size, &new_root);
         self.follow_worktree();
         self.maybe_repack();
         outcome.new_size = new_size;
@@ -970,7 +917,10 @@ impl LogStore {
     /// that makes the objects reachable moves.
     ///
     /// The pack is built here rather than with `git_mempack_dump`, which packs each commit's
-    /// whole tree: an append must write O(batch + log n) objects, not the whole snapshot.
+    /// whole tree: an append must write O(batch + log n) objects, not the whole snapshot. Nor
+    /// with libgit2's pack builder, whose delta search and default compression cost more than
+    /// the rest of an append: objects are stored whole, compressed at zlib level 1 in parallel
+    /// (`git repack` deltifies them later), and libgit2's indexer checks and indexes the pack.
     fn flush_pack(
         &self,
         odb: &git2::Odb<'_>,
@@ -978,14 +928,19 @@ impl LogStore {
         commit: Oid,
         base: &git2::Tree<'_>,
     ) -> Result<()> {
-        let mut pb = self.repo.packbuilder()?;
-        pb.insert_object(commit, None)?;
+        let mut oids = vec![commit];
         let tree = self.repo.find_commit(commit)?.tree()?;
-        insert_changed(&self.repo, &mut pb, &tree, Some(base))?;
-        let mut buf = git2::Buf::new();
-        pb.write_buf(&mut buf)?;
+        changed_objects(&self.repo, &tree, Some(base), &mut oids)?;
+        let mut seen = std::collections::HashSet::new();
+        oids.retain(|o| seen.insert(*o));
+        let mut objects = Vec::with_capacity(oids.len());
+        for oid in &oids {
+            let obj = odb.read(*oid)?;
+            objects.push((obj.kind(), obj.data().to_vec()));
+        }
+        let pack = crate::gitpack::pack_objects(&objects)?;
         let mut writer = odb.packwriter()?;
-        std::io::Write::write_all(&mut writer, &buf)?;
+        std::io::Write::write_all(&mut writer, &pack)?;
         writer.commit()?;
         mempack.reset()?;
         Ok(())
@@ -993,9 +948,13 @@ impl LogStore {
 
     /// Compare-and-swap of the branch from `old` to `new`. `Ok(false)` when it no longer
     /// points at `old` (or another writer holds its lock).
+    ///
+    /// Callers hold the branch's writer lock ([`crate::leaf_index::writer_lock`]), so no other
+    /// fwlog process is inside this function: a ref lock older than [`STALE_REF_LOCK`] was
+    /// left by a killed process (git holds one for microseconds) and is removed, once.
     fn swap_ref(&self, old: Oid, new: Oid, msg: &str) -> Result<bool> {
-        // A writer holds the ref lock for microseconds; a lock that outlives a few short waits
-        // was left by a killed process and will not go away by itself.
+        let lock = self.repo.path().join(format!("{}.lock", self.refname));
+        let mut removed_stale = false;
         for wait_ms in [10, 20, 40, 80, 160, 320, 0] {
             match self
                 .repo
@@ -1003,8 +962,12 @@ impl LogStore {
             {
                 Ok(_) => return Ok(true),
                 Err(e) if e.code() == ErrorCode::Locked => {
+                    if !removed_stale && is_stale(&lock) {
+                        removed_stale = true;
+                        std::fs::remove_file(&lock)?;
+                        continue;
+                    }
                     if wait_ms == 0 {
-                        let lock = self.repo.path().join(format!("{}.lock", self.refname));
                         return Err(StoreError::Locked(lock.display().to_string()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(wait_ms));
@@ -1026,6 +989,7 @@ impl LogStore {
         checkpoint_text: &str,
         sigs: &[crate::note::NoteSignature],
     ) -> Result<Oid> {
+        let _writer = crate::leaf_index::writer_lock(self.repo.path(), &self.refname)?;
         for _ in 0..=CAS_RETRIES {
             let snap = self.head()?;
             if snap.checkpoint.note.text() != checkpoint_text {
@@ -1072,6 +1036,7 @@ impl LogStore {
                 reason,
             })?;
         }
+        let _writer = crate::leaf_index::writer_lock(self.repo.path(), &self.refname)?;
         for _ in 0..=CAS_RETRIES {
             let snap = self.head()?;
             let mut update = TreeUpdateBuilder::new();
@@ -1296,15 +1261,15 @@ impl LogStore {
     }
 }
 
-/// Adds `tree` and, recursively, every blob and subtree that is not identical in `base` (same
-/// name, same object) to a pack. Unchanged subtrees are skipped whole.
-fn insert_changed(
+/// Collects `tree` and, recursively, every blob and subtree that is not identical in `base`
+/// (same name, same object). Unchanged subtrees are skipped whole.
+fn changed_objects(
     repo: &Repository,
-    pb: &mut git2::PackBuilder<'_>,
     tree: &git2::Tree<'_>,
     base: Option<&git2::Tree<'_>>,
+    out: &mut Vec<Oid>,
 ) -> Result<()> {
-    pb.insert_object(tree.id(), None)?;
+    out.push(tree.id());
     for entry in tree.iter() {
         let old = base.and_then(|b| b.get_name_bytes(entry.name_bytes()));
         if old.as_ref().is_some_and(|o| o.id() == entry.id()) {
@@ -1317,16 +1282,25 @@ fn insert_changed(
                     Some(o) if o.kind() == Some(ObjectType::Tree) => Some(repo.find_tree(o.id())?),
                     _ => None,
                 };
-                insert_changed(repo, pb, &sub, old_sub.as_ref())?;
+                changed_objects(repo, &sub, old_sub.as_ref(), out)?;
             }
-            _ => pb.insert_object(entry.id(), None)?,
+            _ => out.push(entry.id()),
         }
     }
     Ok(())
 }
 
+/// Whether the lock file at `path` was last modified more than [`STALE_REF_LOCK`] ago.
+fn is_stale(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE_REF_LOCK)
+}
+
 /// Whether `path` lies in the log's layout: `checkpoint`, `log-info`, or under `tile/`,
-/// `index/`, `pending/`, with plain components only.
+/// `pending/`, with plain components only.
 fn is_layout_path(path: &Path) -> bool {
     let mut parts = path.components();
     let first = match parts.next() {
@@ -1340,7 +1314,7 @@ fn is_layout_path(path: &Path) -> bool {
     plain
         && matches!(
             first,
-            CHECKPOINT_PATH | INFO_PATH | "tile" | INDEX_DIR | PENDING_DIR
+            CHECKPOINT_PATH | INFO_PATH | "tile" | PENDING_DIR
         )
 }
 
@@ -1373,6 +1347,102 @@ fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
     match repo.signature() {
         Ok(s) => Ok(s.to_owned()),
         Err(_) => Ok(git2::Signature::now("fwlog", "fwlog@localhost")?),
+    }
+}
+
+/// Validates the entries of a batch: entry k may refer to logged entries and to entries 0..k
+/// of the batch, never later ones. Signature checks dominate, so the entries are validated in
+/// parallel against the logged entries they reference (read once, beforehand, through
+/// `snap`, which cannot be shared between threads); an entry that fails that way is checked
+/// again alone against the whole log, which decides.
+fn validate_batch(
+    snap: &Snapshot<'_>,
+    fresh: &[(&NewEntry, Hash)],
+    validator: &dyn EntryValidator,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let size = snap.size();
+    let mut wanted: Vec<u64> = fresh
+        .iter()
+        .flat_map(|(e, _)| validator.referenced(&e.bytes))
+        .filter(|&i| i < size)
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut logged = BTreeMap::new();
+    let mut bundle: Option<(u64, Vec<Vec<u8>>)> = None;
+    for index in wanted {
+        let (tile, at) = tiles::entry_bundle_for_index(index, size)
+            .ok_or(StoreError::NoSuchEntry { index, size })?;
+        if bundle.as_ref().is_none_or(|(t, _)| *t != tile.index) {
+            let path = tile.path();
+            let data = snap
+                .read_file(&path, MAX_BLOB_BYTES)?
+                .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+            let entries = tiles::decode_entry_bundle(&tile, &data)?
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect();
+            bundle = Some((tile.index, entries));
+        }
+        if let Some(e) = bundle.as_ref().and_then(|(_, b)| b.get(at)) {
+            logged.insert(index, e.clone());
+        }
+    }
+    let verdicts: Vec<std::result::Result<(), String>> = fresh
+        .par_iter()
+        .enumerate()
+        .map(|(k, (e, _))| {
+            let lookup = Prefetched {
+                size,
+                logged: &logged,
+                batch: &fresh[..k],
+            };
+            validator.validate(&e.bytes, &lookup).map(|_| ())
+        })
+        .collect();
+    for (k, verdict) in verdicts.into_iter().enumerate() {
+        if verdict.is_ok() {
+            continue;
+        }
+        let e = fresh[k].0;
+        let lookup = BatchLookup {
+            snap,
+            batch: &fresh[..k],
+        };
+        validator
+            .validate(&e.bytes, &lookup)
+            .map_err(|reason| StoreError::InvalidEntry {
+                name: e.name.clone(),
+                reason,
+            })?;
+    }
+    Ok(())
+}
+
+/// The log as a batch's validation sees it, from entries read beforehand.
+struct Prefetched<'a> {
+    size: u64,
+    logged: &'a BTreeMap<u64, Vec<u8>>,
+    batch: &'a [(&'a NewEntry, Hash)],
+}
+
+impl EntryLookup for Prefetched<'_> {
+    fn size(&self) -> u64 {
+        self.size + self.batch.len() as u64
+    }
+    fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        let found = if index < self.size {
+            self.logged.get(&index).cloned()
+        } else {
+            self.batch
+                .get((index - self.size) as usize)
+                .map(|(e, _)| e.bytes.clone())
+        };
+        found.ok_or(StoreError::NoSuchEntry {
+            index,
+            size: self.size(),
+        })
     }
 }
 

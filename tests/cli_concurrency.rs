@@ -577,6 +577,27 @@ fn append_with_stale_ref_lock_names_the_lock() {
     );
 }
 
+/// A ref lock that a killed writer left behind (older than a couple of seconds) is removed by
+/// the next append, which holds fwlog's writer lock and so knows no fwlog writer owns it.
+#[test]
+fn append_removes_an_old_stale_ref_lock() {
+    let log = Log::new(ORIGIN);
+    let files = log.write_entries(0, 1);
+    let lock = log
+        .repo()
+        .join(".git/refs/heads")
+        .join(format!("{DEFAULT_BRANCH}.lock"));
+    let f = std::fs::File::create(&lock).expect("create stale lock");
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .expect("age the lock");
+    drop(f);
+    let mut args = vec!["log", "append", "--repo", "log", "--key", "log.key"];
+    args.extend(files.iter().map(String::as_str));
+    ok(log.path(), &args);
+    assert!(!lock.exists(), "the stale lock is still there");
+    assert_eq!(verified_size(&log), 1);
+}
+
 /// Objects in a pack, from its version-2 `.idx` (the last fan-out entry).
 fn idx_object_count(idx: &Path) -> u32 {
     let data = std::fs::read(idx).expect("read idx");

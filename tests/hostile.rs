@@ -816,7 +816,6 @@ fn hostile_giant_tiles() {
         &[
             put("tile/0/000.p/3", "100644", "blob", giant.clone()),
             put("tile/entries/000.p/3", "100644", "blob", giant.clone()),
-            put("index/00/00", "100644", "blob", giant),
         ],
         None,
     );
@@ -994,8 +993,7 @@ fn hostile_submodules() {
         &[
             put("tile/entries/000.p/3", "160000", "commit", commit.clone()),
             put("tile/1", "160000", "commit", commit.clone()),
-            put("pending/sub", "160000", "commit", commit.clone()),
-            put("index/00/00", "160000", "commit", commit),
+            put("pending/sub", "160000", "commit", commit),
         ],
         None,
     );
@@ -1004,13 +1002,14 @@ fn hostile_submodules() {
         &base,
         "submodules",
         &Expect {
-            verify_says: &["not a regular file", "bad_index"],
+            verify_says: &["not a regular file"],
             ..TAMPERED
         },
     );
 }
 
-/// A submodule where the `index/` or `tile/` directory should be: a finding, not an abort.
+/// A submodule where the `tile/` directory should be: a finding, not an abort. At `index/`
+/// (outside the layout): ignored.
 #[test]
 fn hostile_submodule_instead_of_a_directory() {
     for dir in ["index", "tile"] {
@@ -1019,6 +1018,11 @@ fn hostile_submodule_instead_of_a_directory() {
         tamper(&sb, "log", &[put(dir, "160000", "commit", commit)], None);
         let r = sb.fwlog(&["log", "verify", "--repo", "log", "--log-key", &base.vkey]);
         assert_clean_failure(&r, Shape::Verify);
+        if dir == "index" {
+            // Outside the layout (the duplicate index of earlier versions): not read at all.
+            assert!(r.ok(), "{dir}: {}", r.describe());
+            continue;
+        }
         assert!(!r.ok());
         let kind = if dir == "tile" {
             "missing_tile"
@@ -1157,7 +1161,7 @@ fn hostile_deep_history() {
     assert!(line.contains("append         exit 0"), "{line}");
 }
 
-/// File names that are not UTF-8 under tile/, index/ and pending/.
+/// File names that are not UTF-8 under tile/ and pending/.
 #[test]
 fn hostile_non_utf8_names() {
     let (sb, base) = setup("fwlog");
@@ -1175,8 +1179,7 @@ fn hostile_non_utf8_names() {
                 "blob",
                 b.clone(),
             ),
-            put_raw(vec![b"tile", b"entries\xc3"], "100644", "blob", b.clone()),
-            put_raw(vec![b"index", b"00", b"\xc3\x28"], "100644", "blob", b),
+            put_raw(vec![b"tile", b"entries\xc3"], "100644", "blob", b),
             put_raw(vec![b"pending", bad], "100644", "blob", e),
         ],
         None,
@@ -1186,13 +1189,13 @@ fn hostile_non_utf8_names() {
         &base,
         "non-UTF-8 names",
         &Expect {
-            verify_says: &["unexpected_file", "bad_index"],
+            verify_says: &["unexpected_file"],
             ..TAMPERED
         },
     );
 }
 
-/// A directory whose name is not UTF-8 under tile/ or index/: the audit must report it as a
+/// A directory whose name is not UTF-8 under tile/ (or index/, outside the layout, ignored): the audit must report it as a
 /// finding (the store documents "names that are not UTF-8 are shown lossily"), not abort.
 #[test]
 fn hostile_non_utf8_directory_names() {
@@ -1212,6 +1215,11 @@ fn hostile_non_utf8_directory_names() {
         );
         let r = sb.fwlog(&["log", "verify", "--repo", "log", "--log-key", &base.vkey]);
         assert_clean_failure(&r, Shape::Verify);
+        if dir == "index" {
+            // Outside the layout (the duplicate index of earlier versions): not read at all.
+            assert!(r.ok(), "{dir}: {}", r.describe());
+            continue;
+        }
         assert!(!r.ok());
         let kind = if dir == "tile" {
             "unexpected_file"
@@ -1266,31 +1274,40 @@ fn hostile_huge_log_info() {
     }
 }
 
-/// A 50 MB index shard, where the next append must read it.
+/// The duplicate index beside the repository is a cache, never trusted: 50 MB of garbage in
+/// its place, or a table claiming that a new entry is already logged, changes no answer.
 #[test]
-fn hostile_giant_index_shard() {
-    let (sb, base) = setup("fwlog");
-    let entry = std::fs::read(sb.path("r3.json")).expect("r3");
-    let leaf = fwlog::merkle::leaf_hash(&entry);
-    let shard = fwlog::store::shard_path(&leaf);
-    let mut data = Vec::with_capacity(50 << 20);
-    let line = format!("{} 0\n", leaf.to_hex());
-    while data.len() < 50 << 20 {
-        data.extend_from_slice(line.as_bytes());
+fn hostile_leaf_index() {
+    let (sb, _base) = setup("fwlog");
+    let git_dir = sb.path("log").join(".git");
+    let path = fwlog::leaf_index::index_path(&git_dir, "refs/heads/fwlog");
+    let append = |file: &str| {
+        let run = sb.fwlog(&["log", "append", "--repo", "log", "--key", "log.key", file]);
+        assert_clean_failure(&run, Shape::OneLine);
+        assert!(run.ok(), "{}", run.describe());
+        run.stdout
+    };
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, vec![0x5a; 50 << 20]).expect("garbage");
+    assert_eq!(append("r0.json"), "0 r0.json (already logged)\n");
+    assert!(std::fs::metadata(&path).expect("rebuilt").len() < 50 << 20);
+
+    // A table that covers the log but says r3 (not logged) is entry 1.
+    let r3 = std::fs::read(sb.path("r3.json")).expect("r3");
+    {
+        let store = fwlog::store::LogStore::open(&sb.path("log"), "fwlog").expect("open");
+        let snap = store.head().expect("head");
+        let mut index =
+            fwlog::leaf_index::LeafIndex::open(&git_dir, "refs/heads/fwlog").expect("index");
+        index.sync(&snap).expect("sync");
+        let leaf = fwlog::merkle::leaf_hash(&r3);
+        index
+            .record(1, &[leaf], snap.size(), &snap.root())
+            .expect("lie");
     }
-    let b = blob(&sb, "log", &data);
-    tamper(&sb, "log", &[put(&shard, "100644", "blob", b)], None);
-    let line = battery(
-        &sb,
-        &base,
-        "50 MB index shard",
-        &Expect {
-            verify_ok: false,
-            verify_says: &["bad_index", "over the 1048576-byte limit"],
-            bounded_memory: true,
-        },
-    );
-    assert!(!line.contains("append         exit 0"), "{line}");
+    assert_eq!(append("r3.json"), "3 r3.json\n");
+    assert_eq!(append("r3.json"), "3 r3.json (already logged)\n");
+    sb.ok(&["log", "verify", "--repo", "log"]);
 }
 
 /// `n` valid pending entries (plus three bad ones) in a general-purpose log: integrate appends

@@ -408,6 +408,14 @@ impl EntryValidator for FwlogEntries {
             .map(|(_, summary)| EntryInfo { summary })
             .map_err(|e| e.to_string())
     }
+
+    /// The release a reproduction names (read without checking the signature).
+    fn referenced(&self, entry: &[u8]) -> Vec<u64> {
+        match dsse::Envelope::parse(entry).map(|e| parse_statement(&e.payload)) {
+            Ok(Ok(Entry::Reproduction(r))) => vec![r.release.index],
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

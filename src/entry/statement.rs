@@ -292,7 +292,7 @@ pub fn check_digest(alg: &str, value: &str) -> Result<(), EntryError> {
     }
     match KNOWN_DIGESTS.iter().find(|(name, _)| *name == alg) {
         Some(&(_, len)) if value.len() != len => Err(bad("value has the wrong length")),
-        None if value.is_empty() || value.len() % 2 != 0 => {
+        None if value.is_empty() || !value.len().is_multiple_of(2) => {
             Err(bad("value must be a non-empty, even number of hex digits"))
         }
         _ => Ok(()),
@@ -448,7 +448,7 @@ pub(crate) fn timestamp(field: &'static str, s: &str) -> Result<u64, EntryError>
 }
 
 fn is_leap(y: u32) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+    y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400))
 }
 
 fn days_in_month(y: u32, m: u32) -> u32 {

@@ -325,7 +325,7 @@ fn sev_digest(
 /// Checks that an image is a non-zero number of whole pages, at most [`MAX_IMAGE_SIZE`].
 fn check_image_size(image: &[u8]) -> Result<(), MeasureError> {
     let len = image.len();
-    if len == 0 || len % PAGE_SIZE != 0 || len > MAX_IMAGE_SIZE {
+    if len == 0 || !len.is_multiple_of(PAGE_SIZE) || len > MAX_IMAGE_SIZE {
         return Err(MeasureError::ImageSize { len });
     }
     Ok(())

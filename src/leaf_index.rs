@@ -1,0 +1,266 @@
+//! The duplicate index: leaf hash → entry index, kept beside the Git repository, not in the
+//! log's tree.
+//!
+//! Appends refuse entries that are already logged. Finding one by its leaf hash must not read
+//! the log, and keeping the lookup table inside the committed tree made every batch rewrite
+//! thousands of shard blobs and hundreds of trees (the cost grew with the log). The table is
+//! derived data, so it lives in the writer's repository as a local cache (a redb B-tree,
+//! `<git dir>/fwlog/leaves-<id>.redb`, one per branch) and is never trusted:
+//!
+//! - it records the size and root it covers; before use, [`LeafIndex::sync`] checks that the
+//!   branch head extends that tree (a consistency proof from the tiles, O(log n) reads) and
+//!   adds the leaf hashes past it from the level-0 tiles, or rebuilds from scratch when the
+//!   head does not extend it (a rewound branch, another log, a damaged file);
+//! - every hit is confirmed against the level-0 tile before an entry is called a duplicate.
+//!
+//! A missing, stale or corrupt file therefore costs one rebuild (reading the level-0 tiles,
+//! 32 bytes per entry), never a wrong answer. Writers hold an exclusive lock file while the
+//! table is open ([`writer_lock`]), so concurrent appenders take turns.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase as _, TableDefinition};
+use sha2::{Digest as _, Sha256};
+use thiserror::Error;
+
+use crate::merkle::Hash;
+use crate::store::Snapshot;
+use crate::tiles::{self, Tile, TileKind, TileReader as _, TILE_WIDTH};
+
+/// Leaf hash → index of the entry.
+const LEAVES: TableDefinition<[u8; 32], u64> = TableDefinition::new("leaves");
+/// `size` and `root` of the tree the table covers.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Page cache of the table: lookups of one batch touch at most a few thousand pages.
+const CACHE_BYTES: usize = 16 << 20;
+/// Level-0 tiles read per transaction when catching up.
+const CATCH_UP_TILES: u64 = 256;
+
+#[derive(Debug, Error)]
+pub enum LeafIndexError {
+    #[error("duplicate index {path}: {reason}")]
+    Db { path: String, reason: String },
+    #[error("duplicate index: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("duplicate index: reading the log: {0}")]
+    Log(String),
+}
+
+type Result<T> = std::result::Result<T, LeafIndexError>;
+
+/// An open duplicate index, locked for one writer.
+pub struct LeafIndex {
+    db: Database,
+    path: PathBuf,
+    /// The writer lock, held while the table is open.
+    _lock: std::fs::File,
+}
+
+/// Where the index of branch `refname` of the repository at `git_dir` lives.
+pub fn index_path(git_dir: &Path, refname: &str) -> PathBuf {
+    git_dir
+        .join("fwlog")
+        .join(format!("leaves-{}.redb", branch_id(refname)))
+}
+
+fn branch_id(refname: &str) -> String {
+    hex::encode(&Sha256::digest(refname.as_bytes())[..8])
+}
+
+/// Takes the lock that fwlog writers of branch `refname` hold while they write (waiting for
+/// it): `<git dir>/fwlog/writer-<id>.lock`, a `flock(2)` lock released when the file closes,
+/// so a killed writer never leaves it behind.
+pub fn writer_lock(git_dir: &Path, refname: &str) -> std::io::Result<std::fs::File> {
+    let dir = git_dir.join("fwlog");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("writer-{}.lock", branch_id(refname)));
+    crate::fsutil::lock_file(&path, true)?.ok_or_else(|| std::io::Error::other("lock not taken"))
+}
+
+impl LeafIndex {
+    /// Opens (creating if needed) the index of branch `refname`, taking the branch's
+    /// [`writer_lock`] (waiting for other writers) for as long as it is open.
+    pub fn open(git_dir: &Path, refname: &str) -> Result<LeafIndex> {
+        let path = index_path(git_dir, refname);
+        let lock = writer_lock(git_dir, refname)?;
+        let db = match Self::open_db(&path) {
+            Ok(db) => db,
+            // Not a table we can read (damaged, another format): it is only a cache.
+            Err(_) => {
+                std::fs::remove_file(&path)?;
+                Self::open_db(&path)?
+            }
+        };
+        Ok(LeafIndex {
+            db,
+            path,
+            _lock: lock,
+        })
+    }
+
+    fn open_db(path: &Path) -> Result<Database> {
+        Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| db_err(path, e))
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> LeafIndexError {
+        db_err(&self.path, e)
+    }
+
+    /// The size and root the table covers (0 and no root when empty or unreadable).
+    fn covered(&self) -> Result<(u64, Option<Hash>)> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = match tx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, None)),
+            Err(e) => return Err(self.err(e)),
+        };
+        let get = |k: &str| -> Result<Option<Vec<u8>>> {
+            Ok(meta
+                .get(k)
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_vec()))
+        };
+        let size = get("size")?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes);
+        let root = get("root")?.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok());
+        Ok(match (size, root) {
+            (Some(s), Some(r)) => (s, Some(Hash(r))),
+            _ => (0, None),
+        })
+    }
+
+    /// Makes the table cover exactly `snap`'s tree: adds the leaves past what it covers, or
+    /// rebuilds it when `snap` does not extend the tree it covers. Returns how many leaves
+    /// were added.
+    pub fn sync(&mut self, snap: &Snapshot<'_>) -> Result<u64> {
+        let size = snap.size();
+        let (mut from, root) = self.covered()?;
+        let extends = match root {
+            Some(r) => snap.extends(from, &r),
+            None => from == 0,
+        };
+        if !extends {
+            self.clear()?;
+            from = 0;
+        }
+        if from == size {
+            if root.is_none() || !extends {
+                self.write_meta(size, &snap.root())?;
+            }
+            return Ok(0);
+        }
+        let added = size - from;
+        // Whole level-0 tiles (and the partial one at the end), a bounded number per commit.
+        let mut at = from;
+        while at < size {
+            let stop = ((at / TILE_WIDTH + CATCH_UP_TILES) * TILE_WIDTH).min(size);
+            let mut records = Vec::with_capacity((stop - at) as usize);
+            for t in at / TILE_WIDTH..stop.div_ceil(TILE_WIDTH) {
+                let hashes = level0(snap, t, size)?;
+                let first = t * TILE_WIDTH;
+                for (i, h) in hashes.into_iter().enumerate() {
+                    let index = first + i as u64;
+                    if index >= at && index < stop {
+                        records.push((h, index));
+                    }
+                }
+            }
+            let root = if stop == size {
+                snap.root()
+            } else {
+                snap.root_at(stop)
+                    .map_err(|e| LeafIndexError::Log(e.to_string()))?
+            };
+            self.insert(&records, stop, &root)?;
+            at = stop;
+        }
+        Ok(added)
+    }
+
+    /// The index of the logged entry with leaf hash `leaf`, confirmed against `snap`'s
+    /// level-0 tile. The table must have been synced to `snap`.
+    pub fn find(&self, snap: &Snapshot<'_>, leaf: &Hash) -> Result<Option<u64>> {
+        let found = {
+            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+            let table = match tx.open_table(LEAVES) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(self.err(e)),
+            };
+            let got = table.get(&leaf.0).map_err(|e| self.err(e))?;
+            got.map(|v| v.value())
+        };
+        let Some(index) = found else {
+            return Ok(None);
+        };
+        let size = snap.size();
+        let confirmed = index < size
+            && level0(snap, index / TILE_WIDTH, size)?
+                .get((index % TILE_WIDTH) as usize)
+                .is_some_and(|h| h == leaf);
+        Ok(confirmed.then_some(index))
+    }
+
+    /// Records the leaves `first..` of a successful append and the tree they lead to.
+    pub fn record(&mut self, first: u64, leaves: &[Hash], size: u64, root: &Hash) -> Result<()> {
+        let records: Vec<(Hash, u64)> = leaves
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (*h, first + i as u64))
+            .collect();
+        self.insert(&records, size, root)
+    }
+
+    fn insert(&mut self, records: &[(Hash, u64)], size: u64, root: &Hash) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = tx.open_table(LEAVES).map_err(|e| self.err(e))?;
+            for (h, i) in records {
+                table.insert(&h.0, i).map_err(|e| self.err(e))?;
+            }
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert("size", size.to_be_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            meta.insert("root", root.0.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn write_meta(&mut self, size: u64, root: &Hash) -> Result<()> {
+        self.insert(&[], size, root)
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.delete_table(LEAVES).map_err(|e| self.err(e))?;
+        tx.delete_table(META).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
+
+fn db_err(path: &Path, e: impl std::fmt::Display) -> LeafIndexError {
+    LeafIndexError::Db {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The leaf hashes of level-0 tile `t` of a tree of `size` leaves.
+fn level0(snap: &Snapshot<'_>, t: u64, size: u64) -> Result<Vec<Hash>> {
+    let width = (size - t * TILE_WIDTH).min(TILE_WIDTH) as u16;
+    let tile = Tile {
+        kind: TileKind::Hash(0),
+        index: t,
+        width,
+    };
+    let data = snap
+        .read_tile(&tile)
+        .map_err(|e| LeafIndexError::Log(e.to_string()))?
+        .ok_or_else(|| LeafIndexError::Log(format!("{} is missing", tile.path())))?;
+    tiles::decode_hash_tile(&tile, &data).map_err(|e| LeafIndexError::Log(e.to_string()))
+}
