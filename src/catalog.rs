@@ -1,18 +1,37 @@
-//! One pass over a log's entries, sorting them into releases and reproductions, with the root
-//! recomputed on the way so that what was read is exactly what the checkpoint commits to.
+//! One pass over a log's entries, keeping the releases a command asks for and the reproductions
+//! about them, with the root recomputed on the way so that what was read is exactly what the
+//! checkpoint commits to.
 //!
-//! Used to build offline bundles and allowlists from a local clone. Memory grows with the
-//! number of releases and reproductions (their parsed content), never with entry bytes.
+//! Used to build offline bundles and allowlists from a local clone. The pass streams over the
+//! entry bundles a chunk at a time: this thread reads the next chunk from Git while the rayon
+//! pool leaf-hashes the current one and parses each entry's envelope and statement WITHOUT
+//! checking its signature. Only what the [`Selection`] keeps (the releases it selects and the
+//! reproductions about them) has its signature verified and stays in memory; everything else is
+//! dropped with its chunk. Memory is two chunks of entry bundles (a few MiB) plus the kept
+//! entries' parsed content: it grows with the matches, not with the log; so do signature checks.
+//! (Reproductions always follow the release they name, so one pass knows which to keep.)
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+
+use rayon::prelude::*;
 
 use crate::bundle::{Bundle, ProvenEntry};
+use crate::entry::dsse::Envelope;
 use crate::entry::release::SevTails;
-use crate::entry::{self, Entry, Release, Reproduction};
+use crate::entry::{self, statement, Entry, Release, Reproduction, RELEASE_PREDICATE};
 use crate::merkle::{self, Frontier, Hash};
 use crate::note::VerifierKey;
 use crate::policy::{Acceptance, Policy, Rejection, ReproductionEvidence};
 use crate::store::{Snapshot, StoreError};
+use crate::tiles::{self, Tile, TileReader as _};
+
+/// Entry bundles read per chunk; one chunk is parsed on the rayon pool while the next is read.
+const CHUNK_BUNDLES: usize = if cfg!(test) { 2 } else { 8 };
+/// A chunk stops growing once its bundles hold this many bytes (logs of large entries).
+const CHUNK_BYTES: usize = if cfg!(test) { 16 << 10 } else { 2 << 20 };
+/// Invalid entries whose index and reason a catalog lists; the rest are only counted.
+pub const MAX_INVALID_LISTED: usize = 1000;
 
 /// A release entry found in the log.
 #[derive(Clone, Debug)]
@@ -21,7 +40,8 @@ pub struct LoggedRelease {
     pub leaf: Hash,
     pub signer: VerifierKey,
     pub release: Release,
-    /// The `sevTail` of the release's artifacts that have one, by artifact name.
+    /// The `sevTail` of the release's artifacts that have one, by artifact name (empty when the
+    /// scan's [`Selection`] did not ask for them).
     pub sev_tails: SevTails,
 }
 
@@ -33,50 +53,314 @@ pub struct LoggedReproduction {
     pub reproduction: Reproduction,
 }
 
-/// Every valid entry of a snapshot, by kind, plus the indexes of entries that did not parse.
+/// What a scan keeps: which releases, which reproductions about them, and whether the
+/// releases' `sevTail`s. Whatever it does not keep is parsed, leaf-hashed and dropped, its
+/// signature unchecked.
+pub struct Selection<'a> {
+    release: Box<dyn Fn(&Release) -> bool + Sync + 'a>,
+    /// The canonical strings of the keys whose reproductions are kept (all when `None`).
+    reproduction_signers: Option<Vec<String>>,
+    sev_tails: bool,
+}
+
+impl Selection<'static> {
+    /// Every release, with its `sevTail`s, and every reproduction about one.
+    pub fn all() -> Selection<'static> {
+        Selection::releases(|_| true)
+    }
+
+    /// The releases listing an artifact with this SHA-256.
+    pub fn artifact_sha256(sha256: [u8; 32]) -> Selection<'static> {
+        Selection::releases(move |r| r.artifacts.iter().any(|a| a.sha256 == sha256))
+    }
+
+    /// The releases of the firmware called `name`.
+    pub fn firmware(name: impl Into<String>) -> Selection<'static> {
+        let name = name.into();
+        Selection::releases(move |r| r.firmware_name == name)
+    }
+}
+
+impl<'a> Selection<'a> {
+    /// The releases for which `keep` is true (it sees the release before its signature is
+    /// checked; the signature of each release it keeps is checked afterwards).
+    pub fn releases(keep: impl Fn(&Release) -> bool + Sync + 'a) -> Selection<'a> {
+        Selection {
+            release: Box::new(keep),
+            reproduction_signers: None,
+            sev_tails: true,
+        }
+    }
+
+    /// Keeps only the reproductions signed by one of `keys` (e.g. a policy's trusted
+    /// rebuilders: [`Policy::evaluate`] ignores the others).
+    pub fn reproductions_signed_by(mut self, keys: &[VerifierKey]) -> Selection<'a> {
+        self.reproduction_signers = Some(keys.iter().map(|k| k.to_string()).collect());
+        self
+    }
+
+    /// Whether kept releases carry their `sevTail`s (4 KiB each; the default is yes).
+    pub fn sev_tails(mut self, keep: bool) -> Selection<'a> {
+        self.sev_tails = keep;
+        self
+    }
+
+    /// Whether an envelope's claimed signer (not yet verified) may sign a kept reproduction.
+    /// A key id parses only in its canonical form, so comparing strings compares keys; an
+    /// envelope without exactly one signature would fail verification anyway.
+    fn reproduction_signer_ok(&self, envelope: &Envelope) -> bool {
+        let Some(keys) = &self.reproduction_signers else {
+            return true;
+        };
+        match envelope.signatures.as_slice() {
+            [sig] => keys.contains(&sig.keyid),
+            _ => false,
+        }
+    }
+}
+
+/// The selected releases of a snapshot, the reproductions about them, and the entries found
+/// invalid.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
+    /// The kept releases whose signature verified, oldest first.
     pub releases: Vec<LoggedRelease>,
-    /// Reproductions grouped by the index of the release they are about.
+    /// Reproductions grouped by the index of the release they are about: only those that follow
+    /// a kept release and name it exactly (this log's origin, its index and its leaf hash), and
+    /// whose signature verified.
     pub reproductions: BTreeMap<u64, Vec<LoggedReproduction>>,
+    /// Entries whose envelope or statement does not parse, and kept entries whose signature does
+    /// not verify, by index: the first [`MAX_INVALID_LISTED`] of them. Entries that were not
+    /// kept have their signatures unchecked.
     pub invalid: Vec<(u64, String)>,
+    /// How many entries were found invalid, listed or not.
+    pub invalid_count: u64,
+}
+
+/// An entry bundle as read: its first entry's index, its bytes and where each entry lies.
+struct ReadBundle {
+    first: u64,
+    data: Vec<u8>,
+    entries: Vec<Range<usize>>,
+}
+
+/// A kept release, parsed but with its signature not yet verified.
+struct PendingRelease {
+    index: u64,
+    leaf: Hash,
+    envelope: Envelope,
+    release: Release,
+    sev_tails: SevTails,
+}
+
+/// A kept reproduction, parsed but with its signature not yet verified.
+struct PendingReproduction {
+    index: u64,
+    envelope: Envelope,
+    reproduction: Reproduction,
+}
+
+/// What the parse of one entry keeps.
+enum Candidate {
+    Release(PendingRelease),
+    Reproduction(PendingReproduction),
+    Invalid(u64, String),
+}
+
+/// One parsed entry bundle: every leaf hash, and the candidates in entry order.
+type ParsedBundle = (Vec<Hash>, Vec<Candidate>);
+
+/// The release at `index` in `releases` (sorted by index).
+fn find(releases: &[LoggedRelease], index: u64) -> Option<&LoggedRelease> {
+    releases
+        .binary_search_by_key(&index, |r| r.index)
+        .ok()
+        .map(|at| &releases[at])
+}
+
+/// Reads the next chunk of bundles from `bundles`, advancing it past them.
+///
+/// `bundles` is an iterator, not a list: a checkpoint's size is signed but proves nothing about
+/// what the repository holds, and a list for a claimed 2^63 entries cannot be allocated.
+fn read_chunk(
+    snap: &Snapshot<'_>,
+    bundles: &mut std::iter::Peekable<impl Iterator<Item = Tile>>,
+) -> Result<Vec<ReadBundle>, StoreError> {
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    while let Some(tile) = bundles.peek() {
+        if chunk.len() == CHUNK_BUNDLES || bytes >= CHUNK_BYTES {
+            break;
+        }
+        let data = snap.read_tile(tile)?.ok_or_else(|| StoreError::Corrupt {
+            path: tile.path(),
+            reason: "missing entry bundle".into(),
+        })?;
+        let mut at = 0;
+        let entries = tiles::decode_entry_bundle(tile, &data)?
+            .iter()
+            .map(|e| {
+                at += 2 + e.len();
+                at - e.len()..at
+            })
+            .collect();
+        bytes += data.len();
+        chunk.push(ReadBundle {
+            first: tile.index * tiles::TILE_WIDTH,
+            data,
+            entries,
+        });
+        bundles.next();
+    }
+    Ok(chunk)
+}
+
+/// What the parse of one chunk needs to decide what to keep.
+struct ParseContext<'s> {
+    selection: &'s Selection<'s>,
+    origin: &'s str,
+    /// The releases kept from earlier chunks.
+    earlier: &'s [LoggedRelease],
+    /// The index of the chunk's first entry.
+    chunk_start: u64,
+}
+
+impl ParseContext<'_> {
+    /// Parses one entry (no signature check) and returns it if the selection keeps it.
+    fn parse(&self, index: u64, leaf: Hash, bytes: &[u8]) -> Option<Candidate> {
+        let invalid = |e: entry::EntryError| Some(Candidate::Invalid(index, e.to_string()));
+        let envelope = match Envelope::parse(bytes) {
+            Ok(e) => e,
+            Err(e) => return invalid(e),
+        };
+        // A release is parsed once, with its tails: `Release::from_statement` (what
+        // `parse_statement` calls) is this parse with the tails dropped.
+        let parsed = match statement::predicate_type(&envelope.payload) {
+            Ok(p) if p == RELEASE_PREDICATE => {
+                Release::from_statement_with_sev_tails(&envelope.payload)
+                    .map(|(r, tails)| (Entry::Release(r), tails))
+            }
+            _ => entry::parse_statement(&envelope.payload).map(|e| (e, SevTails::new())),
+        };
+        match parsed {
+            Err(e) => invalid(e),
+            Ok((Entry::Release(release), sev_tails)) => {
+                (self.selection.release)(&release).then(|| {
+                    Candidate::Release(PendingRelease {
+                        index,
+                        leaf,
+                        envelope,
+                        release,
+                        sev_tails: if self.selection.sev_tails {
+                            sev_tails
+                        } else {
+                            SevTails::new()
+                        },
+                    })
+                })
+            }
+            Ok((Entry::Reproduction(reproduction), _)) => {
+                let about = &reproduction.release;
+                // About an earlier entry of this log; if that is in an earlier chunk, it must
+                // be a kept release with that leaf hash (this chunk's are settled later).
+                let keep = about.origin == self.origin
+                    && about.index < index
+                    && (about.index >= self.chunk_start
+                        || find(self.earlier, about.index)
+                            .is_some_and(|r| r.leaf == about.leaf_hash))
+                    && self.selection.reproduction_signer_ok(&envelope);
+                keep.then_some(Candidate::Reproduction(PendingReproduction {
+                    index,
+                    envelope,
+                    reproduction,
+                }))
+            }
+        }
+    }
+
+    /// Leaf-hashes and parses every entry of `chunk` on the rayon pool, one result per bundle.
+    fn parse_chunk(&self, chunk: &[ReadBundle]) -> Vec<ParsedBundle> {
+        chunk
+            .par_iter()
+            .map(|b| {
+                let parsed: Vec<(Hash, Option<Candidate>)> = b
+                    .entries
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let bytes = &b.data[r.clone()];
+                        let leaf = merkle::leaf_hash(bytes);
+                        (leaf, self.parse(b.first + i as u64, leaf, bytes))
+                    })
+                    .collect();
+                let mut leaves = Vec::with_capacity(parsed.len());
+                let mut kept = Vec::new();
+                for (leaf, c) in parsed {
+                    leaves.push(leaf);
+                    kept.extend(c);
+                }
+                (leaves, kept)
+            })
+            .collect()
+    }
 }
 
 impl Catalog {
-    /// Reads every entry of `snap`, checks that they hash to the checkpoint's root, and sorts
-    /// them. The caller must have verified the checkpoint's signature.
+    /// Every release of `snap` and every reproduction about one, all signature-checked, after
+    /// checking that the entries hash to the checkpoint's root. The caller must have verified
+    /// the checkpoint's signature. Memory grows with the number of releases and reproductions;
+    /// a command that needs only some releases should use [`Catalog::scan_selected`].
     pub fn scan(snap: &Snapshot<'_>) -> Result<Catalog, StoreError> {
+        Catalog::scan_selected(snap, &Selection::all())
+    }
+
+    /// [`Catalog::scan_selected`] for the releases `keep` selects (and the reproductions about
+    /// them).
+    pub fn scan_filtered(
+        snap: &Snapshot<'_>,
+        keep: impl Fn(&Release) -> bool + Sync,
+    ) -> Result<Catalog, StoreError> {
+        Catalog::scan_selected(snap, &Selection::releases(keep))
+    }
+
+    /// Reads every entry of `snap` in one streaming pass, checks that they hash to the
+    /// checkpoint's root, and keeps what `selection` selects: the releases it keeps and whose
+    /// signature verifies, and the valid reproductions about them (reproductions always follow
+    /// the release they name). Only kept entries have their signatures checked. The caller must
+    /// have verified the checkpoint's signature.
+    pub fn scan_selected(
+        snap: &Snapshot<'_>,
+        selection: &Selection<'_>,
+    ) -> Result<Catalog, StoreError> {
+        let mut bundles = tiles::entry_bundles_for_size(snap.size()).peekable();
         let mut cat = Catalog::default();
         let mut frontier = Frontier::new();
-        snap.for_each_entry(|index, bytes| {
-            let leaf = merkle::leaf_hash(bytes);
-            frontier.push(leaf);
-            match entry::parse_entry(bytes) {
-                Ok(p) => match p.entry {
-                    Entry::Release(release) => cat.releases.push(LoggedRelease {
-                        index,
-                        leaf,
-                        signer: p.signer,
-                        // Parsed once more for the tails; it parsed above, so it parses again.
-                        sev_tails: Release::from_statement_with_sev_tails(&p.statement_bytes)
-                            .map(|(_, tails)| tails)
-                            .unwrap_or_default(),
-                        release,
-                    }),
-                    Entry::Reproduction(reproduction) => cat
-                        .reproductions
-                        .entry(reproduction.release.index)
-                        .or_default()
-                        .push(LoggedReproduction {
-                            index,
-                            signer: p.signer,
-                            reproduction,
-                        }),
-                },
-                Err(e) => cat.invalid.push((index, e.to_string())),
+        let mut current = read_chunk(snap, &mut bundles)?;
+        while !current.is_empty() {
+            let mut parsed = Vec::new();
+            let mut upcoming = Ok(Vec::new());
+            // This thread (which holds the git2 handles) reads the next chunk while the pool
+            // parses this one; the scope ends when both are done.
+            rayon::in_place_scope(|s| {
+                let ctx = ParseContext {
+                    selection,
+                    origin: &snap.info.origin,
+                    earlier: &cat.releases,
+                    chunk_start: current[0].first,
+                };
+                let (chunk, parsed) = (&current, &mut parsed);
+                s.spawn(move |_| *parsed = ctx.parse_chunk(chunk));
+                upcoming = read_chunk(snap, &mut bundles);
+            });
+            let chunk_start = current[0].first;
+            let mut candidates = Vec::new();
+            for (leaves, kept) in parsed {
+                leaves.into_iter().for_each(|l| frontier.push(l));
+                candidates.extend(kept);
             }
-            Ok(())
-        })?;
+            cat.absorb(chunk_start, candidates);
+            current = upcoming?;
+        }
         if frontier.root() != snap.root() {
             return Err(StoreError::Corrupt {
                 path: "tile/entries".into(),
@@ -84,7 +368,70 @@ impl Catalog {
                     .into(),
             });
         }
+        // What the caller builds next comes on top of this.
+        cat.releases.shrink_to_fit();
+        cat.reproductions.values_mut().for_each(Vec::shrink_to_fit);
         Ok(cat)
+    }
+
+    /// Verifies the signatures of one chunk's candidates (in entry order) on the rayon pool,
+    /// releases first so that the chunk's reproductions can be matched against them.
+    fn absorb(&mut self, chunk_start: u64, candidates: Vec<Candidate>) {
+        let mut invalid = Vec::new();
+        let mut releases = Vec::new();
+        let mut reproductions = Vec::new();
+        for c in candidates {
+            match c {
+                Candidate::Release(r) => releases.push(r),
+                Candidate::Reproduction(r) => reproductions.push(r),
+                Candidate::Invalid(index, why) => invalid.push((index, why)),
+            }
+        }
+        let verified: Vec<_> = releases
+            .into_par_iter()
+            .map(|r| (r.envelope.verify(), r))
+            .collect();
+        for (signer, r) in verified {
+            match signer {
+                Ok(signer) => self.releases.push(LoggedRelease {
+                    index: r.index,
+                    leaf: r.leaf,
+                    signer,
+                    release: r.release,
+                    sev_tails: r.sev_tails,
+                }),
+                Err(e) => invalid.push((r.index, e.to_string())),
+            }
+        }
+        let releases = &self.releases;
+        let verified: Vec<_> = reproductions
+            .into_par_iter()
+            .filter(|r| {
+                // Those about an earlier chunk were matched while parsing.
+                let about = &r.reproduction.release;
+                about.index < chunk_start
+                    || find(releases, about.index).is_some_and(|x| x.leaf == about.leaf_hash)
+            })
+            .map(|r| (r.envelope.verify(), r))
+            .collect();
+        for (signer, r) in verified {
+            match signer {
+                Ok(signer) => self
+                    .reproductions
+                    .entry(r.reproduction.release.index)
+                    .or_default()
+                    .push(LoggedReproduction {
+                        index: r.index,
+                        signer,
+                        reproduction: r.reproduction,
+                    }),
+                Err(e) => invalid.push((r.index, e.to_string())),
+            }
+        }
+        invalid.sort_by_key(|(index, _)| *index);
+        self.invalid_count += invalid.len() as u64;
+        let room = MAX_INVALID_LISTED.saturating_sub(self.invalid.len());
+        self.invalid.extend(invalid.into_iter().take(room));
     }
 
     /// The reproductions about release `index`.
@@ -120,8 +467,27 @@ impl Catalog {
     /// An offline bundle for release `r`: its entry and every reproduction about it, each with an
     /// inclusion proof against the snapshot's checkpoint (kept verbatim, cosignatures included).
     pub fn bundle(&self, snap: &Snapshot<'_>, r: &LoggedRelease) -> Result<Bundle, StoreError> {
-        let prove = |index: u64| -> Result<ProvenEntry, StoreError> {
-            let entry = snap.entry(index)?;
+        // Each entry bundle is read once, however many of these entries it holds.
+        let mut last: Option<(Tile, Vec<u8>)> = None;
+        let mut prove = |index: u64| -> Result<ProvenEntry, StoreError> {
+            let size = snap.size();
+            let (tile, at) = tiles::entry_bundle_for_index(index, size)
+                .ok_or(StoreError::NoSuchEntry { index, size })?;
+            let data = match last.take() {
+                Some((t, data)) if t == tile => data,
+                _ => snap.read_tile(&tile)?.ok_or_else(|| StoreError::Corrupt {
+                    path: tile.path(),
+                    reason: "missing entry bundle".into(),
+                })?,
+            };
+            let entry = tiles::decode_entry_bundle(&tile, &data)?
+                .get(at)
+                .map(|e| e.to_vec())
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: tile.path(),
+                    reason: "short entry bundle".into(),
+                })?;
+            last = Some((tile, data));
             let proof = snap.prove(index)?.path;
             Ok(ProvenEntry {
                 index,
@@ -147,5 +513,315 @@ impl Catalog {
             release,
             reproductions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest as _, Sha256, Sha384};
+
+    use super::*;
+    use crate::entry::release::SevTail;
+    use crate::entry::{Artifact, Environment, ObtainedArtifact, Verdict};
+    use crate::note::SignerKey;
+    use crate::store::{AnyEntry, EntrySchema, LogStore, NewEntry, DEFAULT_BRANCH};
+
+    const ORIGIN: &str = "example.org/catalog-test";
+
+    fn env() -> Environment {
+        Environment {
+            description: "a test machine".into(),
+            container_image: None,
+            debian_snapshot: None,
+        }
+    }
+
+    /// Release `i` of firmware `fw-{i % 3}`: one artifact, with an snpOvmfHash and sevTail when
+    /// `i` is even; artifact `i % 5` is shared by every fifth release.
+    fn release(i: u64) -> (Release, SevTails) {
+        let image = format!("image {}", i % 5);
+        let mut tails = SevTails::new();
+        let snp = i.is_multiple_of(2).then(|| {
+            tails.insert("fw.bin".into(), SevTail::new(&[i as u8; 4096]).unwrap());
+            Sha384::digest(b"launch").into()
+        });
+        let r = Release {
+            firmware_name: format!("fw-{}", i % 3),
+            version: format!("1.{i}"),
+            recipe: "make\n".into(),
+            env: Default::default(),
+            source_date_epoch: 1_700_000_000,
+            environment: env(),
+            source_uri: None,
+            source_sha256: Sha256::digest(b"source").into(),
+            artifacts: vec![Artifact {
+                name: "fw.bin".into(),
+                sha256: Sha256::digest(image.as_bytes()).into(),
+                sha384: Sha384::digest(image.as_bytes()).into(),
+                snp_ovmf_hash: snp,
+                other_digests: Default::default(),
+            }],
+            released_on: 1_700_000_100 + i,
+        };
+        (r, tails)
+    }
+
+    /// A reproduction of the release `release_entry` at `index`; `n` makes it unique (the log
+    /// drops duplicate entries).
+    fn reproduction(origin: &str, index: u64, release_entry: &[u8], n: usize) -> Reproduction {
+        Reproduction {
+            release: entry::release_ref(origin, index, release_entry),
+            verdict: Verdict::Failed,
+            artifacts: vec![ObtainedArtifact {
+                name: "fw.bin".into(),
+                sha256: [7; 32],
+                sha384: [7; 48],
+            }],
+            environment: env(),
+            rebuilt_on: 1_700_000_500 + n as u64,
+            note: None,
+        }
+    }
+
+    fn bad_signature(entry: &[u8]) -> Vec<u8> {
+        let mut e = Envelope::parse(entry).unwrap();
+        e.signatures[0].sig[0] ^= 1;
+        e.to_bytes()
+    }
+
+    /// What `scan` did before it streamed: every entry parsed and verified, every parsed
+    /// release and reproduction kept.
+    fn reference(snap: &Snapshot<'_>) -> Catalog {
+        let mut cat = Catalog::default();
+        snap.for_each_entry(|index, bytes| {
+            let leaf = merkle::leaf_hash(bytes);
+            match entry::parse_entry(bytes) {
+                Ok(p) => match p.entry {
+                    Entry::Release(release) => cat.releases.push(LoggedRelease {
+                        index,
+                        leaf,
+                        signer: p.signer,
+                        sev_tails: Release::from_statement_with_sev_tails(&p.statement_bytes)
+                            .unwrap()
+                            .1,
+                        release,
+                    }),
+                    Entry::Reproduction(reproduction) => cat
+                        .reproductions
+                        .entry(reproduction.release.index)
+                        .or_default()
+                        .push(LoggedReproduction {
+                            index,
+                            signer: p.signer,
+                            reproduction,
+                        }),
+                },
+                Err(e) => cat.invalid.push((index, e.to_string())),
+            }
+            Ok(())
+        })
+        .unwrap();
+        cat
+    }
+
+    /// `reference` restricted to what `keep` and `signers` select: the kept releases, and the
+    /// reproductions that follow one and name it exactly.
+    fn expected(
+        all: &Catalog,
+        keep: impl Fn(&Release) -> bool,
+        signers: Option<&[VerifierKey]>,
+        tails: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        let releases: Vec<&LoggedRelease> =
+            all.releases.iter().filter(|r| keep(&r.release)).collect();
+        let reproductions = releases
+            .iter()
+            .flat_map(|r| {
+                all.reproductions_of(r.index).iter().filter(|x| {
+                    let about = &x.reproduction.release;
+                    x.index > r.index
+                        && about.origin == ORIGIN
+                        && about.leaf_hash == r.leaf
+                        && signers.is_none_or(|s| s.contains(&x.signer))
+                })
+            })
+            .map(|x| format!("{x:?}"))
+            .collect();
+        let releases = releases
+            .into_iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if !tails {
+                    r.sev_tails.clear();
+                }
+                format!("{r:?}")
+            })
+            .collect();
+        (releases, reproductions)
+    }
+
+    fn got(cat: &Catalog) -> (Vec<String>, Vec<String>) {
+        let mut reproductions: Vec<&LoggedReproduction> =
+            cat.reproductions.values().flatten().collect();
+        // `expected` lists them by release, then by index; so does the map.
+        reproductions.sort_by_key(|x| (x.reproduction.release.index, x.index));
+        (
+            cat.releases.iter().map(|r| format!("{r:?}")).collect(),
+            reproductions.iter().map(|x| format!("{x:?}")).collect(),
+        )
+    }
+
+    /// A log of about 700 entries over three bundles (so several chunks): releases,
+    /// reproductions about releases in the same and in earlier chunks, and entries the scans
+    /// must leave out: reproductions about another log, naming the wrong leaf, naming a later
+    /// entry or a reproduction, badly signed ones, a badly signed release, and garbage.
+    fn fixture(dir: &std::path::Path) -> (LogStore, Vec<VerifierKey>) {
+        let log = SignerKey::from_seed(ORIGIN, [1; 32]).unwrap();
+        let vendor = SignerKey::from_seed("vendor.example/release", [2; 32]).unwrap();
+        let rebuilders: Vec<SignerKey> = (0..3)
+            .map(|k| SignerKey::from_seed(&format!("r{k}.example/rebuild"), [3 + k; 32]).unwrap())
+            .collect();
+        let store = LogStore::init(dir, DEFAULT_BRANCH, ORIGIN, &log, EntrySchema::Any).unwrap();
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        let mut releases: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut i = 0u64;
+        while entries.len() < 700 {
+            let index = entries.len() as u64;
+            match i % 11 {
+                0 | 4 | 8 => {
+                    let (r, tails) = release(i);
+                    let bytes = r.sign_with_sev_tails(&tails, &vendor).unwrap();
+                    releases.push((index, bytes.clone()));
+                    entries.push(bytes);
+                }
+                10 => {
+                    // A badly signed release, a reproduction of it, and garbage.
+                    let (r, tails) = release(i);
+                    let bad = bad_signature(&r.sign_with_sev_tails(&tails, &vendor).unwrap());
+                    let of_bad = reproduction(ORIGIN, entries.len() as u64, &bad, entries.len());
+                    entries.push(bad);
+                    entries.push(of_bad.sign(&rebuilders[0]).unwrap());
+                    entries.push(format!("not an envelope {i}").into_bytes());
+                }
+                _ => {
+                    // Reproductions of a recent release (some 300 entries back: an earlier
+                    // chunk) and of the latest one.
+                    let (at, bytes) = &releases[(i as usize * 7) % releases.len()];
+                    let (last_at, last) = releases.last().unwrap();
+                    let key = &rebuilders[(i % 3) as usize];
+                    let good = reproduction(ORIGIN, *at, bytes, entries.len());
+                    entries.push(good.sign(key).unwrap());
+                    let latest = reproduction(ORIGIN, *last_at, last, entries.len());
+                    entries.push(latest.sign(key).unwrap());
+                    match i % 5 {
+                        0 => entries.push(bad_signature(&good.sign(key).unwrap())),
+                        1 => entries.push(
+                            reproduction("other.example/log", *at, bytes, entries.len())
+                                .sign(key)
+                                .unwrap(),
+                        ),
+                        2 => {
+                            let mut wrong = good.clone();
+                            wrong.release.leaf_hash = merkle::leaf_hash(b"another entry");
+                            entries.push(wrong.sign(key).unwrap());
+                        }
+                        3 => {
+                            // Names the entry after it, and an earlier reproduction.
+                            let mut later = good.clone();
+                            later.release.index = entries.len() as u64 + 1;
+                            entries.push(later.sign(key).unwrap());
+                            let mut repro = good.clone();
+                            repro.release.index = entries.len() as u64 - 2;
+                            entries.push(repro.sign(key).unwrap());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            i += 1;
+        }
+        let batch: Vec<NewEntry> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(k, bytes)| NewEntry {
+                name: format!("e{k}"),
+                bytes,
+                pending_path: None,
+            })
+            .collect();
+        for part in batch.chunks(300) {
+            store.append(&log, part, &AnyEntry).unwrap();
+        }
+        let keys = rebuilders.iter().map(|k| k.verifier_key()).collect();
+        (store, keys)
+    }
+
+    #[test]
+    fn catalog_selections_match_a_full_verified_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, rebuilders) = fixture(dir.path());
+        let snap = store.head().unwrap();
+        assert!(snap.size() > 2 * tiles::TILE_WIDTH, "{}", snap.size());
+        let all = reference(&snap);
+        assert!(all.releases.len() > 50 && !all.invalid.is_empty());
+
+        let full = Catalog::scan(&snap).unwrap();
+        assert_eq!(got(&full), expected(&all, |_| true, None, true));
+        assert!(full.reproductions.values().flatten().count() > 300);
+        // Every entry the reference found invalid is a release or a garbage entry (listed) or a
+        // reproduction that is not about a release (not verified, so not listed).
+        assert_eq!(full.invalid_count, full.invalid.len() as u64);
+        for (index, why) in &full.invalid {
+            assert!(
+                all.invalid.contains(&(*index, why.clone())),
+                "{index}: {why}"
+            );
+        }
+        let garbage = all.invalid.iter().filter(|(_, w)| !w.contains("signature"));
+        assert!(garbage.clone().count() > 10);
+        assert!(garbage.clone().all(|g| full.invalid.contains(g)));
+
+        let sha = release(3).0.artifacts[0].sha256;
+        let by_sha = |r: &Release| r.artifacts.iter().any(|a| a.sha256 == sha);
+        let one = Catalog::scan_selected(&snap, &Selection::artifact_sha256(sha)).unwrap();
+        assert_eq!(got(&one), expected(&all, by_sha, None, true));
+        assert!(one.releases.len() > 5 && one.releases.len() < all.releases.len() / 3);
+        let filtered = Catalog::scan_filtered(&snap, by_sha).unwrap();
+        assert_eq!(got(&filtered), got(&one));
+
+        let named = |r: &Release| r.firmware_name == "fw-1";
+        let fw = Catalog::scan_selected(&snap, &Selection::firmware("fw-1")).unwrap();
+        assert_eq!(got(&fw), expected(&all, named, None, true));
+
+        let trusted = &rebuilders[..2];
+        let sel = Selection::all()
+            .reproductions_signed_by(trusted)
+            .sev_tails(false);
+        let policy_like = Catalog::scan_selected(&snap, &sel).unwrap();
+        assert_eq!(
+            got(&policy_like),
+            expected(&all, |_| true, Some(trusted), false)
+        );
+
+        // Bundles are the same whichever scan found the release, and carry the entries' bytes.
+        let first = one.releases_with(&sha)[0];
+        let from_one = one.bundle(&snap, first).unwrap();
+        let from_full = full.bundle(&snap, full.releases_with(&sha)[0]).unwrap();
+        assert_eq!(from_one.to_bytes(), from_full.to_bytes());
+        assert_eq!(from_one.release.entry, snap.entry(first.index).unwrap());
+        assert!(!from_one.reproductions.is_empty());
+        for p in &from_one.reproductions {
+            assert_eq!(p.entry, snap.entry(p.index).unwrap());
+        }
+    }
+
+    #[test]
+    fn catalog_of_an_empty_log_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SignerKey::from_seed(ORIGIN, [1; 32]).unwrap();
+        let store =
+            LogStore::init(dir.path(), DEFAULT_BRANCH, ORIGIN, &log, EntrySchema::Any).unwrap();
+        let cat = Catalog::scan(&store.head().unwrap()).unwrap();
+        assert!(cat.releases.is_empty() && cat.reproductions.is_empty() && cat.invalid.is_empty());
     }
 }

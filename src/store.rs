@@ -19,8 +19,8 @@ use std::sync::Once;
 use git2::{build::TreeUpdateBuilder, ErrorCode, FileMode, ObjectType, Oid, Repository};
 use thiserror::Error;
 
-use crate::leaf_index::LeafIndex;
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
+use crate::leaf_index::LeafIndex;
 use crate::merkle::{self, Hash, MerkleError};
 use crate::note::{NoteError, SignerKey, VerifierKey};
 use crate::proof::TlogProof;
@@ -98,7 +98,10 @@ fn corrupt(path: &str, reason: impl Into<String>) -> StoreError {
 }
 
 /// Makes libgit2 fsync object files and refs, so that a power cut after the ref update cannot
-/// leave the ref pointing at objects that never reached the disk.
+/// leave the ref pointing at objects that never reached the disk; and bounds the memory it
+/// keeps while reading: pack files are mapped in windows of [`PACK_WINDOW`] bytes, at most
+/// [`PACK_MAPPED`] in all (the defaults, 1 GiB and 8 GiB, let a full pass over a large log
+/// leave its whole pack resident), and parsed objects are cached up to [`OBJECT_CACHE`].
 fn enable_fsync() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -112,8 +115,21 @@ fn enable_fsync() {
                 1 as std::ffi::c_int,
             );
         }
+        // SAFETY: these set libgit2 globals before any repository is opened (see above).
+        unsafe {
+            let _ = git2::opts::set_mwindow_size(PACK_WINDOW);
+            let _ = git2::opts::set_mwindow_mapped_limit(PACK_MAPPED);
+            let _ = git2::opts::set_cache_max_size(OBJECT_CACHE);
+        }
     });
 }
+
+/// Size of one mapped window of a pack file.
+const PACK_WINDOW: usize = 4 << 20;
+/// Most bytes of pack files mapped at once.
+const PACK_MAPPED: usize = 32 << 20;
+/// Most bytes of parsed objects libgit2 keeps cached.
+const OBJECT_CACHE: isize = 16 << 20;
 
 /// Which entries a log accepts, as declared in its `log-info`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1314,11 +1330,7 @@ fn is_layout_path(path: &Path) -> bool {
         std::path::Component::Normal(n) => !n.eq_ignore_ascii_case(".git"),
         _ => false,
     });
-    plain
-        && matches!(
-            first,
-            CHECKPOINT_PATH | INFO_PATH | "tile" | PENDING_DIR
-        )
+    plain && matches!(first, CHECKPOINT_PATH | INFO_PATH | "tile" | PENDING_DIR)
 }
 
 /// Whether any directory on the way from `root` to `path` is a symlink in the work tree.

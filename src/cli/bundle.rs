@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use fwlog::bundle::{Bundle, Verified, MAX_BUNDLE_BYTES};
-use fwlog::catalog::Catalog;
+use fwlog::catalog::{Catalog, Selection};
 use fwlog::entry::release::SevTails;
 use fwlog::entry::{Entry, Release};
 use fwlog::measure::{
@@ -176,7 +176,8 @@ pub fn bundle(a: BundleArgs) -> Result<ExitCode> {
     snap.checkpoint
         .verify(&snap.info.key, Some(&snap.info.origin), &[], 0)
         .context("the log's checkpoint does not verify")?;
-    let catalog = Catalog::scan(&snap)?;
+    // Only the releases listing this artifact, and the reproductions about them.
+    let catalog = Catalog::scan_selected(&snap, &Selection::artifact_sha256(digest))?;
     let releases = catalog.releases_with(&digest);
     let Some(release) = releases.first() else {
         bail!(
@@ -591,7 +592,12 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
             policy.witness_quorum,
         )
         .context("the log's checkpoint does not meet the policy")?;
-    let catalog = Catalog::scan(&snap)?;
+    // Every release (each is listed or reported as skipped), but only the reproductions the
+    // policy can count, and the sevTails only when they give the measurements.
+    let selection = Selection::all()
+        .reproductions_signed_by(&policy.rebuilders)
+        .sev_tails(a.measurement == Some(MeasurementArg::Snp));
+    let catalog = Catalog::scan_selected(&snap, &selection)?;
     let images = match (&a.firmware_dir, a.measurement) {
         (Some(dir), Some(MeasurementArg::Seves)) => index_images(dir)?,
         _ => BTreeMap::new(),
