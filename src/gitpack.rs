@@ -33,7 +33,8 @@ pub fn pack_objects(objects: &[(ObjectType, Vec<u8>)]) -> std::io::Result<Vec<u8
             Ok(out)
         })
         .collect();
-    let mut pack = Vec::with_capacity(12 + bodies.iter().flatten().map(Vec::len).sum::<usize>() + 20);
+    let mut pack =
+        Vec::with_capacity(12 + bodies.iter().flatten().map(Vec::len).sum::<usize>() + 20);
     pack.extend_from_slice(b"PACK");
     pack.extend_from_slice(&2u32.to_be_bytes());
     pack.extend_from_slice(&count.to_be_bytes());
@@ -76,7 +77,10 @@ mod tests {
         assert_eq!(object_header(ObjectType::Blob, 0).unwrap(), [0x30]);
         assert_eq!(object_header(ObjectType::Blob, 15).unwrap(), [0x3f]);
         assert_eq!(object_header(ObjectType::Blob, 16).unwrap(), [0xb0, 0x01]);
-        assert_eq!(object_header(ObjectType::Commit, 300).unwrap(), [0x9c, 0x12]);
+        assert_eq!(
+            object_header(ObjectType::Commit, 300).unwrap(),
+            [0x9c, 0x12]
+        );
         assert!(object_header(ObjectType::Any, 1).is_err());
     }
 
@@ -113,6 +117,10 @@ mod tests {
             .args(["fsck", "--strict"])
             .output()
             .unwrap();
-        assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+        assert!(
+            fsck.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
     }
 }

@@ -269,9 +269,7 @@ fn assert_tree_layout(repo: &Path, rev: &str, size: u64) {
         .collect();
     assert_eq!(tiles, expected_tiles(size), "tiles at size {size}");
     for f in &files {
-        let ok = f == "checkpoint"
-            || f == "log-info"
-            || f.starts_with("tile/");
+        let ok = f == "checkpoint" || f == "log-info" || f.starts_with("tile/");
         assert!(ok, "unexpected file {f} at size {size}");
     }
     assert!(files.contains("checkpoint") && files.contains("log-info"));

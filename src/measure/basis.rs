@@ -81,7 +81,10 @@ pub fn tail_check_shapes() -> [VmShape; 5] {
 /// measures like the whole image in every shape of [`tail_check_shapes`] (the same digest, or
 /// an error for both), and the default shape launches.
 pub fn snp_basis(image: &[u8]) -> Result<Option<SnpBasis>, MeasureError> {
-    if image.is_empty() || !image.len().is_multiple_of(PAGE_SIZE) || image.len() > super::MAX_IMAGE_SIZE {
+    if image.is_empty()
+        || !image.len().is_multiple_of(PAGE_SIZE)
+        || image.len() > super::MAX_IMAGE_SIZE
+    {
         return Ok(None);
     }
     if Ovmf::parse(image)?.metadata().is_none() {
