@@ -3,23 +3,36 @@
 //! 1. The checkpoint is signed by the log key (given by the auditor, or, trust on first use,
 //!    the key in `log-info`) for the log's origin.
 //! 2. Every entry bundle is decoded, every entry validated, and every hash tile recomputed from
-//!    the entries in one streaming pass (memory O(levels · 256)); each stored tile must equal
-//!    its recomputation, and the tree must hold no tile the size does not call for.
+//!    the entries in one streaming pass; each stored tile must equal its recomputation, and the
+//!    tree must hold no tile the size does not call for. Bundles are read a chunk at a time on
+//!    the calling thread; the entries of a chunk are validated (for fwlog/v1 logs, an Ed25519
+//!    signature each) and leaf-hashed on the rayon pool while the next chunk is read, and the
+//!    results are fed to the tile recomputation in log order, so findings come out in the same
+//!    order as from a sequential pass. Memory is bounded (two chunks, a lookup cache, and
+//!    O(levels · 256) hashes), whatever the log size.
 //! 3. The recomputed root must be the checkpoint's. When it is not, the stored tiles tell which
 //!    side changed: if they still hash to the checkpoint root, the entries changed.
-//! 4. Every index record must point at an entry with that leaf hash, each entry exactly once.
-//! 5. Along the first-parent history, each commit's checkpoint must be signed by the same key
-//!    and be consistent with its child's (proved from the child's tiles). The branch reflog, when
-//!    present, must only ever have moved forward.
+//! 4. Along the first-parent history, each commit's checkpoint must be signed by the same key
+//!    and be consistent with its child's (proved from the child's tiles, O(log n) reads); these
+//!    checks also run on the pool, a batch of commits at a time, reported in chain order. The
+//!    branch reflog, when present, must only ever have moved forward.
+//!
+//! Pool threads read the repository through handles of their own ([`LogStore::open`] on the
+//! same directory), since git2 handles are not `Sync`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use git2::Oid;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::merkle::{self, Hash};
 use crate::note::VerifierKey;
-use crate::store::{EntryValidator, LogStore, Snapshot, StoreError};
-use crate::tiles::{self, Tile, TileHashReader, TileKind, TileReader, TILE_WIDTH};
+use crate::store::{EntryLookup, EntryValidator, LogStore, Snapshot, StoreError};
+use crate::tiles::{self, Tile, TileError, TileHashReader, TileKind, TileReader, TILE_WIDTH};
 
 /// How bad a finding is: errors fail the audit, warnings are reported only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -180,6 +193,7 @@ pub fn audit(
         );
     }
 
+    let pool = StorePool::new(store);
     // The checkpoint's size decides how much work the checks below do: first make sure the
     // repository really holds that many entry bundles, so that a signed but absurd size (2^63)
     // is a finding, not an allocation failure or an endless loop.
@@ -200,10 +214,9 @@ pub fn audit(
         check_unexpected_files(&snap, &mut f)?;
         0
     } else {
-        let n = check_tiles(&snap, validator, &mut f, progress)?;
-        n
+        check_tiles(&pool, &snap, validator, &mut f, progress)?
     };
-    let commits_checked = check_history(store, &snap, &key, &mut f, progress)?;
+    let commits_checked = check_history(store, &pool, &snap, &key, &mut f, progress)?;
 
     Ok(AuditReport {
         origin: cp.origin.clone(),
@@ -275,101 +288,433 @@ impl Recompute {
     }
 }
 
+/// Entry bundles read per chunk. Each chunk is validated and leaf-hashed on the rayon pool while
+/// this thread feeds the previous chunk's results into the tile check and reads the next chunk.
+const CHUNK_BUNDLES: usize = if cfg!(test) { 2 } else { 16 };
+/// A chunk stops growing once its bundles hold this many bytes (logs of large entries).
+const CHUNK_BYTES: usize = if cfg!(test) { 16 << 10 } else { 2 << 20 };
+/// Bytes of decoded entry bundles kept for validators' lookups after their chunk is done.
+const CACHE_BYTES: usize = if cfg!(test) { 16 << 10 } else { 4 << 20 };
+
+/// An entry bundle as read: its bytes and where each entry lies in them.
+struct Bundle {
+    data: Vec<u8>,
+    entries: Vec<Range<usize>>,
+}
+
+impl Bundle {
+    fn decode(tile: &Tile, data: Vec<u8>) -> Result<Bundle, TileError> {
+        let lens: Vec<usize> = tiles::decode_entry_bundle(tile, &data)?
+            .iter()
+            .map(|e| e.len())
+            .collect();
+        // Decoded, the layout is known: each entry follows its two length bytes.
+        let mut at = 0;
+        let entries = lens
+            .into_iter()
+            .map(|len| {
+                at += 2 + len;
+                at - len..at
+            })
+            .collect();
+        Ok(Bundle { data, entries })
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.entries.get(i).map(|r| &self.data[r.clone()])
+    }
+
+    fn bytes(&self) -> usize {
+        self.data.len() + self.entries.len() * std::mem::size_of::<Range<usize>>()
+    }
+}
+
+/// One entry bundle read by the tile check, in log order.
+struct ReadBundle {
+    tile: Tile,
+    /// The level-0 hashes as stored: `None` when absent or malformed (`compare_tile` says so).
+    stored0: Option<Vec<Hash>>,
+    /// The entries, or the finding (kind, message) that the bundle could not be read.
+    body: Result<Arc<Bundle>, (&'static str, String)>,
+}
+
+fn read_bundle(snap: &Snapshot<'_>, tile: &Tile) -> ReadBundle {
+    let level0 = Tile {
+        kind: TileKind::Hash(0),
+        index: tile.index,
+        width: tile.width,
+    };
+    let body = match snap.read_tile(tile) {
+        Ok(Some(data)) => Bundle::decode(tile, data)
+            .map(Arc::new)
+            .map_err(|e| ("malformed_tile", e.to_string())),
+        Ok(None) => Err((
+            "missing_tile",
+            format!("entry bundle {} is missing", tile.path()),
+        )),
+        Err(e) => Err(("malformed_tile", e.to_string())),
+    };
+    ReadBundle {
+        tile: *tile,
+        stored0: read_hashes(snap, &level0),
+        body,
+    }
+}
+
+/// Reads the next chunk of `bundles` from `*next` on, and advances `*next` past it.
+fn read_chunk(snap: &Snapshot<'_>, bundles: &[Tile], next: &mut usize) -> Vec<ReadBundle> {
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    while let Some(tile) = bundles.get(*next) {
+        if chunk.len() == CHUNK_BUNDLES || bytes >= CHUNK_BYTES {
+            break;
+        }
+        let rb = read_bundle(snap, tile);
+        bytes += rb.body.as_ref().map_or(0, |b| b.bytes());
+        chunk.push(rb);
+        *next += 1;
+    }
+    chunk
+}
+
+/// What validation found for one entry: its leaf hash, and why it is invalid.
+type Checked = (Hash, Option<String>);
+
+/// Validates and leaf-hashes every entry of the lookup's chunk on the rayon pool; one list per
+/// bundle (empty for a bundle that could not be read), in order.
+fn validate_chunk(lookup: &ChunkLookup<'_>, validator: &dyn EntryValidator) -> Vec<Vec<Checked>> {
+    lookup
+        .chunk
+        .par_iter()
+        .map(|rb| match &rb.body {
+            Ok(bundle) => bundle
+                .entries
+                .par_iter()
+                .map(|r| {
+                    let e = &bundle.data[r.clone()];
+                    (merkle::leaf_hash(e), validator.validate(e, lookup).err())
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        })
+        .collect()
+}
+
+/// Recently read entry bundles, least recently used first, at most [`CACHE_BYTES`] in all.
+#[derive(Default)]
+struct BundleCache {
+    bundles: VecDeque<(u64, Arc<Bundle>)>,
+    bytes: usize,
+}
+
+impl BundleCache {
+    fn get(&mut self, index: u64) -> Option<Arc<Bundle>> {
+        let at = self.bundles.iter().rposition(|(i, _)| *i == index)?;
+        let hit = self.bundles.remove(at)?;
+        let bundle = Arc::clone(&hit.1);
+        self.bundles.push_back(hit);
+        Some(bundle)
+    }
+
+    fn insert(&mut self, index: u64, bundle: Arc<Bundle>) {
+        if let Some(at) = self.bundles.iter().position(|(i, _)| *i == index) {
+            if let Some((_, old)) = self.bundles.remove(at) {
+                self.bytes -= old.bytes();
+            }
+        }
+        let n = bundle.bytes();
+        if n > CACHE_BYTES {
+            return;
+        }
+        while self.bytes + n > CACHE_BYTES {
+            let Some((_, old)) = self.bundles.pop_front() else {
+                break;
+            };
+            self.bytes -= old.bytes();
+        }
+        self.bytes += n;
+        self.bundles.push_back((index, bundle));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Repository handles for pool threads, which cannot share the auditor's (git2 handles are not
+/// `Sync`): opened on first need from the same repository, and reused.
+struct StorePool {
+    dir: PathBuf,
+    branch: String,
+    stores: Mutex<Vec<LogStore>>,
+}
+
+impl StorePool {
+    fn new(store: &LogStore) -> StorePool {
+        let branch = store
+            .refname()
+            .strip_prefix("refs/heads/")
+            .unwrap_or(crate::store::DEFAULT_BRANCH);
+        StorePool {
+            dir: store.repo().path().to_path_buf(),
+            branch: branch.to_string(),
+            stores: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `op` with a handle no other thread uses meanwhile.
+    fn with<R>(
+        &self,
+        op: impl FnOnce(&LogStore) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let popped = lock(&self.stores).pop();
+        let store = match popped {
+            Some(s) => s,
+            None => LogStore::open(&self.dir, &self.branch)?,
+        };
+        let out = op(&store);
+        lock(&self.stores).push(store);
+        out
+    }
+}
+
+/// The audited snapshot's entries for validators on pool threads: recently read bundles from a
+/// cache, the rest read through the pool's repository handles.
+struct SharedEntries<'p> {
+    pool: &'p StorePool,
+    commit: Oid,
+    size: u64,
+    cache: Mutex<BundleCache>,
+}
+
+impl SharedEntries<'_> {
+    /// What `Snapshot::entry` returns, errors included.
+    fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        if let Some((tile, at)) = tiles::entry_bundle_for_index(index, self.size) {
+            if let Some(e) = lock(&self.cache)
+                .get(tile.index)
+                .and_then(|b| b.get(at).map(<[u8]>::to_vec))
+            {
+                return Ok(e);
+            }
+        }
+        self.pool.with(|store| self.read(store, index))
+    }
+
+    fn read(&self, store: &LogStore, index: u64) -> Result<Vec<u8>, StoreError> {
+        let snap = store.snapshot(self.commit)?;
+        if let Some((tile, at)) = tiles::entry_bundle_for_index(index, self.size) {
+            if let Ok(Some(data)) = snap.read_tile(&tile) {
+                if let Ok(bundle) = Bundle::decode(&tile, data) {
+                    if let Some(e) = bundle.get(at).map(<[u8]>::to_vec) {
+                        lock(&self.cache).insert(tile.index, Arc::new(bundle));
+                        return Ok(e);
+                    }
+                }
+            }
+        }
+        // Whatever went wrong, fail exactly as the snapshot does.
+        snap.entry(index)
+    }
+}
+
+/// The log as validators see it while a chunk is validated: the chunk itself, then the rest.
+struct ChunkLookup<'a> {
+    chunk: &'a [ReadBundle],
+    shared: &'a SharedEntries<'a>,
+}
+
+impl EntryLookup for ChunkLookup<'_> {
+    fn size(&self) -> u64 {
+        self.shared.size
+    }
+
+    fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        if index < self.shared.size {
+            let first = self.chunk.first().map_or(0, |rb| rb.tile.index);
+            let hit = (index / TILE_WIDTH)
+                .checked_sub(first)
+                .and_then(|k| self.chunk.get(usize::try_from(k).ok()?))
+                .filter(|rb| rb.tile.index == index / TILE_WIDTH)
+                .and_then(|rb| rb.body.as_ref().ok())
+                .and_then(|b| b.get((index % TILE_WIDTH) as usize));
+            if let Some(e) = hit {
+                return Ok(e.to_vec());
+            }
+        }
+        self.shared.entry(index)
+    }
+}
+
+/// The sequential half of the tile check: results fed in log order, bundle by bundle.
+struct TileCheck<'s, 'r> {
+    snap: &'s Snapshot<'r>,
+    rc: Recompute,
+    /// Full tiles completed so far at each level.
+    full_count: Vec<u64>,
+    /// Entries whose leaf hash is not the stored level-0 hash: the first few, and how many.
+    leaf_mismatches: Vec<u64>,
+    mismatch_count: usize,
+    checked: u64,
+    total: u64,
+}
+
+impl TileCheck<'_, '_> {
+    /// Takes one bundle's results; false when the rest of the tile check cannot be done.
+    fn bundle(
+        &mut self,
+        rb: &ReadBundle,
+        results: Vec<Checked>,
+        f: &mut Findings,
+        progress: Progress<'_>,
+    ) -> bool {
+        let bundle = &rb.tile;
+        progress("entries", bundle.index, self.total);
+        let base = bundle.index * TILE_WIDTH;
+        // A bundle that cannot be read is reported, and the stored level-0 hashes stand in for
+        // its leaves so that the rest of the tree can still be checked.
+        let leaves: Vec<Hash> = match &rb.body {
+            Ok(_) => results
+                .into_iter()
+                .enumerate()
+                .map(|(i, (leaf, invalid))| {
+                    if let Some(reason) = invalid {
+                        f.add(
+                            Severity::Error,
+                            "invalid_entry",
+                            format!("entry {}: {reason}", base + i as u64),
+                            Some(bundle.path()),
+                            Some(base + i as u64),
+                            None,
+                        );
+                    }
+                    leaf
+                })
+                .collect(),
+            Err((kind, message)) => {
+                f.add(
+                    Severity::Error,
+                    kind,
+                    message.clone(),
+                    Some(bundle.path()),
+                    None,
+                    None,
+                );
+                rb.stored0.clone().unwrap_or_default()
+            }
+        };
+        if leaves.len() != usize::from(bundle.width) {
+            f.error("audit_incomplete", format!("entries {base}.. could not be read from the bundle or the level-0 tile; the rest of the tile check is skipped"));
+            return false;
+        }
+        if let Some(stored) = &rb.stored0 {
+            for (i, (a, b)) in leaves.iter().zip(stored).enumerate() {
+                if a != b {
+                    self.mismatch_count += 1;
+                    if self.leaf_mismatches.len() < MAX_DETAILED {
+                        self.leaf_mismatches.push(base + i as u64);
+                    }
+                }
+            }
+        }
+        self.checked += leaves.len() as u64;
+        for leaf in leaves {
+            self.rc.push(leaf);
+        }
+        for (mut tile, hashes) in std::mem::take(&mut self.rc.completed) {
+            let TileKind::Hash(level) = tile.kind else {
+                continue;
+            };
+            let level = usize::from(level);
+            if self.full_count.len() <= level {
+                self.full_count.resize(level + 1, 0);
+            }
+            tile.index = self.full_count[level];
+            self.full_count[level] += 1;
+            compare_tile(self.snap, &tile, &hashes, f);
+        }
+        true
+    }
+}
+
+/// Every entry bundle read, every entry validated and leaf-hashed (on the rayon pool), every
+/// hash tile recomputed and compared, and the root checked. Returns the entries checked.
+///
+/// Memory is bounded whatever the size: two chunks of bundles (the one being validated and the
+/// one being read), the lookup cache, and O(levels · 256) hashes.
 fn check_tiles(
+    pool: &StorePool,
     snap: &Snapshot<'_>,
     validator: &dyn EntryValidator,
     f: &mut Findings,
     progress: Progress<'_>,
 ) -> Result<u64, StoreError> {
     let size = snap.size();
-    let mut rc = Recompute {
-        levels: Vec::new(),
-        completed: Vec::new(),
-    };
-    let mut full_count: Vec<u64> = Vec::new();
-    let mut leaf_mismatches: Vec<u64> = Vec::new();
-    let mut checked = 0u64;
     let bundles: Vec<Tile> = tiles::entry_bundles_for_size(size).collect();
-    let total = bundles.len() as u64;
-    for (b, bundle) in bundles.iter().enumerate() {
-        progress("entries", b as u64, total);
-        let base = bundle.index * TILE_WIDTH;
-        let level0 = Tile {
-            kind: TileKind::Hash(0),
-            index: bundle.index,
-            width: bundle.width,
-        };
-        let stored0 = read_hashes(snap, &level0);
-        // A bundle that cannot be read is reported, and the stored level-0 hashes stand in for
-        // its leaves so that the rest of the tree can still be checked.
-        let unreadable = |f: &mut Findings, kind: &'static str, message: String| {
-            f.add(
-                Severity::Error,
-                kind,
-                message,
-                Some(bundle.path()),
-                None,
-                None,
-            );
-            stored0.clone().unwrap_or_default()
-        };
-        let leaves: Vec<Hash> = match snap.read_tile(bundle) {
-            Ok(Some(data)) => match tiles::decode_entry_bundle(bundle, &data) {
-                Ok(entries) => entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        if let Err(reason) = validator.validate(e, snap) {
-                            f.add(
-                                Severity::Error,
-                                "invalid_entry",
-                                format!("entry {}: {reason}", base + i as u64),
-                                Some(bundle.path()),
-                                Some(base + i as u64),
-                                None,
-                            );
-                        }
-                        merkle::leaf_hash(e)
-                    })
-                    .collect(),
-                Err(e) => unreadable(f, "malformed_tile", e.to_string()),
-            },
-            Ok(None) => unreadable(
-                f,
-                "missing_tile",
-                format!("entry bundle {} is missing", bundle.path()),
-            ),
-            Err(e) => unreadable(f, "malformed_tile", e.to_string()),
-        };
-        if leaves.len() != usize::from(bundle.width) {
-            f.error("audit_incomplete", format!("entries {base}.. could not be read from the bundle or the level-0 tile; the rest of the tile check is skipped"));
-            return Ok(checked);
-        }
-        if let Some(stored) = &stored0 {
-            for (i, (a, b)) in leaves.iter().zip(stored).enumerate() {
-                if a != b {
-                    leaf_mismatches.push(base + i as u64);
+    let mut check = TileCheck {
+        snap,
+        rc: Recompute {
+            levels: Vec::new(),
+            completed: Vec::new(),
+        },
+        full_count: Vec::new(),
+        leaf_mismatches: Vec::new(),
+        mismatch_count: 0,
+        checked: 0,
+        total: bundles.len() as u64,
+    };
+    let shared = SharedEntries {
+        pool,
+        commit: snap.commit.id(),
+        size,
+        cache: Mutex::new(BundleCache::default()),
+    };
+    let mut next = 0;
+    let mut current = read_chunk(snap, &bundles, &mut next);
+    // The chunk validated in the previous round, with its results, not yet fed to the check.
+    let mut done: Option<(Vec<ReadBundle>, Vec<Vec<Checked>>)> = None;
+    let mut complete = true;
+    while complete && (!current.is_empty() || done.is_some()) {
+        let mut results = Vec::new();
+        let mut upcoming = Vec::new();
+        // The body runs on this thread (it holds the git2 handles); the spawned validation runs
+        // on the pool meanwhile, and the scope ends when both are done.
+        rayon::in_place_scope(|s| {
+            if !current.is_empty() {
+                let lookup = ChunkLookup {
+                    chunk: &current,
+                    shared: &shared,
+                };
+                let results = &mut results;
+                s.spawn(move |_| *results = validate_chunk(&lookup, validator));
+            }
+            if let Some((chunk, checked)) = done.take() {
+                for (rb, results) in chunk.into_iter().zip(checked) {
+                    complete = complete && check.bundle(&rb, results, f, progress);
+                    if let Ok(bundle) = rb.body {
+                        lock(&shared.cache).insert(rb.tile.index, bundle);
+                    }
                 }
             }
-        }
-        checked += leaves.len() as u64;
-        for leaf in leaves {
-            rc.push(leaf);
-        }
-        for (mut tile, hashes) in std::mem::take(&mut rc.completed) {
-            let TileKind::Hash(level) = tile.kind else {
-                continue;
-            };
-            let n = full_count.get(usize::from(level)).copied().unwrap_or(0);
-            if full_count.len() <= usize::from(level) {
-                full_count.resize(usize::from(level) + 1, 0);
+            if complete {
+                upcoming = read_chunk(snap, &bundles, &mut next);
             }
-            full_count[usize::from(level)] = n + 1;
-            tile.index = n;
-            compare_tile(snap, &tile, &hashes, f);
-        }
+        });
+        let validated = std::mem::replace(&mut current, upcoming);
+        done = (!validated.is_empty()).then_some((validated, results));
     }
-    progress("entries", total, total);
+    if !complete {
+        return Ok(check.checked);
+    }
+    progress("entries", check.total, check.total);
+    let TileCheck {
+        rc,
+        full_count,
+        leaf_mismatches,
+        mismatch_count,
+        checked,
+        ..
+    } = check;
     // The partial tiles of every level.
     for (level, hashes) in rc.levels.iter().enumerate() {
         if hashes.is_empty() {
@@ -389,8 +734,8 @@ fn check_tiles(
     let cp_root = snap.root();
     if root != cp_root {
         let stored_root = merkle::tree_root(size, &TileHashReader::new(snap, size)).ok();
-        if stored_root == Some(cp_root) && !leaf_mismatches.is_empty() {
-            for i in leaf_mismatches {
+        if stored_root == Some(cp_root) && mismatch_count > 0 {
+            for &i in &leaf_mismatches {
                 f.add(
                     Severity::Error,
                     "changed_entry",
@@ -400,6 +745,8 @@ fn check_tiles(
                     None,
                 );
             }
+            // Beyond the detailed ones, only the count is reported.
+            *f.counts.entry("changed_entry").or_default() += mismatch_count - leaf_mismatches.len();
         } else {
             f.error(
                 "checkpoint_root_mismatch",
@@ -471,82 +818,113 @@ fn check_unexpected_files(snap: &Snapshot<'_>, f: &mut Findings) -> Result<(), S
     Ok(())
 }
 
+/// Commits whose checks run in parallel in one round of the history check.
+const HISTORY_BATCH: usize = if cfg!(test) { 3 } else { 256 };
+
 /// First-parent history: every checkpoint signed by `key`, for the same origin, and consistent
 /// with the next one. Then the reflog: the branch only ever moved forward.
+///
+/// This thread walks the chain a batch of commits at a time; each commit's checks (its
+/// checkpoint's signature, a consistency proof from its child's tiles) run on the rayon pool,
+/// and their findings are reported in chain order.
 fn check_history(
     store: &LogStore,
+    pool: &StorePool,
     snap: &Snapshot<'_>,
     key: &VerifierKey,
     f: &mut Findings,
     progress: Progress<'_>,
 ) -> Result<u64, StoreError> {
-    let mut child_id = snap.commit.id();
+    let mut child = snap.commit.clone();
     let mut checked = 1u64;
-    loop {
-        let child = store.snapshot(child_id)?;
-        let Ok(parent) = child.commit.parent(0) else {
-            break;
-        };
-        let pid = parent.id();
-        checked += 1;
-        progress("history", checked, 0);
-        let commit = Some(pid.to_string());
-        let older = match store.snapshot(pid) {
-            Ok(s) => s,
-            Err(e) => {
-                f.add(
-                    Severity::Error,
-                    "history_bad_checkpoint",
-                    format!("commit {pid}: {e}"),
-                    None,
-                    None,
-                    commit,
-                );
+    let mut more = true;
+    while more {
+        let mut pairs = Vec::with_capacity(HISTORY_BATCH);
+        while pairs.len() < HISTORY_BATCH {
+            let Ok(parent) = child.parent(0) else {
+                more = false;
+                break;
+            };
+            pairs.push((child.id(), parent.id()));
+            child = parent;
+        }
+        let results: Vec<_> = pairs
+            .par_iter()
+            .map(|&(child_id, pid)| pool.with(|s| check_commit(s, child_id, pid, key)))
+            .collect();
+        for result in results {
+            checked += 1;
+            progress("history", checked, 0);
+            let (findings, stop) = result?;
+            for d in findings {
+                f.add(d.severity, d.kind, d.message, d.path, d.index, d.commit);
+            }
+            if stop {
+                more = false;
                 break;
             }
-        };
-        if let Err(e) =
-            older
-                .checkpoint
-                .verify(key, Some(&child.checkpoint.checkpoint.origin), &[], 0)
-        {
-            f.add(
-                Severity::Error,
-                "history_bad_checkpoint",
-                format!("commit {pid}: {e}"),
-                None,
-                None,
-                commit.clone(),
-            );
         }
-        let (m, n) = (older.size(), child.size());
-        let consistent = if m > n {
-            f.add(
-                Severity::Error,
-                "history_shrunk",
-                format!("commit {child_id} has {n} entries but its parent {pid} had {m}: entries vanished"),
-                None,
-                None,
-                Some(child_id.to_string()),
-            );
-            true
-        } else {
-            child.extends(m, &older.root())
-        };
-        if !consistent {
-            f.add(
-                Severity::Error,
-                "history_inconsistent",
-                format!("the checkpoint of {child_id} (size {n}) is not consistent with its parent {pid} (size {m})"),
-                None,
-                None,
-                Some(child_id.to_string()),
-            );
-        }
-        child_id = pid;
     }
     check_reflog(store, snap, f);
     Ok(checked)
+}
+
+/// The checks of one commit of the history (`pid`, the first parent of `child_id`): the
+/// findings, and whether the walk stops there (the parent holds no readable checkpoint).
+fn check_commit(
+    store: &LogStore,
+    child_id: Oid,
+    pid: Oid,
+    key: &VerifierKey,
+) -> Result<(Vec<Finding>, bool), StoreError> {
+    let child = store.snapshot(child_id)?;
+    let finding = |kind, message, commit: Oid| Finding {
+        severity: Severity::Error,
+        kind,
+        message,
+        path: None,
+        index: None,
+        commit: Some(commit.to_string()),
+    };
+    let older = match store.snapshot(pid) {
+        Ok(s) => s,
+        Err(e) => {
+            let bad = finding("history_bad_checkpoint", format!("commit {pid}: {e}"), pid);
+            return Ok((vec![bad], true));
+        }
+    };
+    let mut out = Vec::new();
+    if let Err(e) = older
+        .checkpoint
+        .verify(key, Some(&child.checkpoint.checkpoint.origin), &[], 0)
+    {
+        out.push(finding(
+            "history_bad_checkpoint",
+            format!("commit {pid}: {e}"),
+            pid,
+        ));
+    }
+    let (m, n) = (older.size(), child.size());
+    let consistent = if m > n {
+        out.push(finding(
+            "history_shrunk",
+            format!(
+                "commit {child_id} has {n} entries but its parent {pid} had {m}: entries vanished"
+            ),
+            child_id,
+        ));
+        true
+    } else {
+        child.extends(m, &older.root())
+    };
+    if !consistent {
+        out.push(finding(
+            "history_inconsistent",
+            format!("the checkpoint of {child_id} (size {n}) is not consistent with its parent {pid} (size {m})"),
+            child_id,
+        ));
+    }
+    Ok((out, false))
 }
 
 /// Old values of the branch (from this clone's reflog) that are not first-parent ancestors of
@@ -560,12 +938,23 @@ fn check_reflog(store: &LogStore, snap: &Snapshot<'_>, f: &mut Findings) {
         return; // auditing another revision: the reflog speaks of the branch head
     }
     let tip = snap.commit.id();
+    let repo = store.repo();
+    let first_parent = |id: Oid| repo.find_commit(id).ok()?.parent_id(0).ok();
+    // The newest commit known to be the tip or one of its ancestors. Entries come newest first,
+    // and an append moves the branch from a commit to its child: then `old` is the first
+    // parent of the known ancestor and needs no history walk (one walk per entry would make
+    // this check quadratic in the number of appends).
+    let mut known = tip;
     for entry in reflog.iter() {
         let old = entry.id_old();
-        if old.is_zero()
-            || old == tip
-            || store.repo().graph_descendant_of(tip, old).unwrap_or(false)
-        {
+        if old.is_zero() {
+            continue;
+        }
+        let ancestor = old == tip
+            || (entry.id_new() == known && first_parent(known) == Some(old))
+            || repo.graph_descendant_of(tip, old).unwrap_or(false);
+        if ancestor {
+            known = old;
             continue;
         }
         let Ok(prev) = store.snapshot(old) else {
@@ -593,6 +982,346 @@ fn check_reflog(store: &LogStore, snap: &Snapshot<'_>, f: &mut Findings) {
             None,
             None,
             Some(old.to_string()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::SignedCheckpoint;
+    use crate::note::SignerKey;
+    use crate::store::{AnyEntry, EntrySchema, NewEntry, DEFAULT_BRANCH};
+
+    const ORIGIN: &str = "audit.example/log";
+
+    /// Entry `<i>:<j>` refers to entry `j` (which must start with `<j>:`); entries containing
+    /// `bad` are invalid. Lookups go wherever `j` is: this chunk, an earlier one, a later one,
+    /// or past the end of the log.
+    struct RefValidator;
+
+    impl EntryValidator for RefValidator {
+        fn validate(
+            &self,
+            entry: &[u8],
+            log: &dyn EntryLookup,
+        ) -> Result<crate::store::EntryInfo, String> {
+            let text = std::str::from_utf8(entry).map_err(|e| e.to_string())?;
+            if text.contains("bad") {
+                return Err(format!("{text} is bad"));
+            }
+            let j: u64 = text
+                .split(':')
+                .nth(1)
+                .and_then(|j| j.parse().ok())
+                .ok_or("no reference")?;
+            let target = log.entry(j).map_err(|e| format!("lookup {j}: {e}"))?;
+            if !target.starts_with(format!("{j}:").as_bytes()) {
+                return Err(format!("entry {j} is not what {text} refers to"));
+            }
+            Ok(Default::default())
+        }
+    }
+
+    fn entry_text(i: u64, size: u64) -> String {
+        // The entry before (mostly in the same chunk); far back (the cache, or a read of the
+        // worker's own); later; past the end of the log; itself; a hot one; the chunk before.
+        let j = match i % 9 {
+            0 => i.saturating_sub(1),
+            1 => i / 2,
+            2 if i + 700 < size => i + 700,
+            2 if i % 4 == 2 => size + 3,
+            2 => i - 700,
+            3 => i,
+            4 => 5,
+            _ => i.saturating_sub(300),
+        };
+        let bad = if i % 97 == 13 { " bad" } else { "" };
+        format!("{i}:{j}{bad}")
+    }
+
+    fn new_log(dir: &std::path::Path, size: u64) -> LogStore {
+        let key = SignerKey::generate(ORIGIN).unwrap();
+        let store = LogStore::init(dir, DEFAULT_BRANCH, ORIGIN, &key, EntrySchema::Any).unwrap();
+        let entries: Vec<NewEntry> = (0..size)
+            .map(|i| NewEntry {
+                name: format!("e{i}"),
+                bytes: entry_text(i, size).into_bytes(),
+                pending_path: None,
+            })
+            .collect();
+        store.append(&key, &entries, &AnyEntry).unwrap();
+        store
+    }
+
+    /// The invalid-entry findings a sequential pass over the snapshot gives.
+    fn sequential_findings(snap: &Snapshot<'_>) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        for i in 0..snap.size() {
+            // Entries of a bundle that cannot be read are not validated.
+            if let Ok(e) = snap.entry(i) {
+                if let Err(reason) = RefValidator.validate(&e, snap) {
+                    out.push((i, format!("entry {i}: {reason}")));
+                }
+            }
+        }
+        out
+    }
+
+    fn audit_findings(store: &LogStore) -> (AuditReport, Vec<(u64, String)>) {
+        let report = audit(store, None, None, &RefValidator, &mut |_, _, _| {}).unwrap();
+        let invalid = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == "invalid_entry" && f.index.is_some())
+            .map(|f| (f.index.unwrap_or_default(), f.message.clone()))
+            .collect();
+        (report, invalid)
+    }
+
+    #[test]
+    fn parallel_validation_reports_what_a_sequential_pass_does_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Several chunks of CHUNK_BUNDLES bundles, and a partial bundle.
+        let size = 7 * 256 + 41;
+        let store = new_log(dir.path(), size);
+        let snap = store.head().unwrap();
+        let expected = sequential_findings(&snap);
+        assert!(expected.len() > 20, "{expected:?}");
+        assert!(expected.len() < MAX_DETAILED, "{expected:?}");
+        assert!(expected.iter().any(|(_, m)| m.contains("lookup")));
+        let (report, invalid) = audit_findings(&store);
+        assert_eq!(invalid, expected);
+        assert_eq!(report.entries_checked, size);
+        let others: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind != "invalid_entry")
+            .collect();
+        assert!(others.is_empty(), "{others:?}");
+        // And again: nothing depends on thread timing.
+        assert_eq!(audit_findings(&store).1, expected);
+    }
+
+    /// A bundle that cannot be decoded: reported where it lies, its stored level-0 hashes stand
+    /// in, and lookups into it fail as the snapshot's do.
+    #[test]
+    fn unreadable_bundle_is_reported_in_order_and_lookups_fail_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 6 * 256 + 3;
+        let store = new_log(dir.path(), size);
+        let repo = store.repo();
+        let head = repo.find_commit(store.head_commit().unwrap()).unwrap();
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        update.upsert(
+            "tile/entries/002",
+            repo.blob(b"\x00\x05abc").unwrap(),
+            git2::FileMode::Blob,
+        );
+        let tree = repo
+            .find_tree(update.create_updated(repo, &head.tree().unwrap()).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@example").unwrap();
+        repo.commit(Some(store.refname()), &sig, &sig, "tamper", &tree, &[&head])
+            .unwrap();
+
+        let snap = store.head().unwrap();
+        let expected = sequential_findings(&snap);
+        assert!(expected
+            .iter()
+            .any(|(_, m)| m.contains("lookup") && m.contains("tile/entries/002")));
+        let (report, invalid) = audit_findings(&store);
+        assert!(expected.len() > MAX_DETAILED);
+        assert_eq!(invalid, expected[..MAX_DETAILED]);
+        let more = format!(
+            "{} more invalid_entry findings not listed",
+            expected.len() - MAX_DETAILED
+        );
+        assert!(report.findings.iter().any(|f| f.message == more));
+        let kinds: Vec<(&str, Option<u64>)> =
+            report.findings.iter().map(|f| (f.kind, f.index)).collect();
+        // The bundle's finding comes between the findings of the entries around it.
+        let at = kinds
+            .iter()
+            .position(|(k, _)| *k == "malformed_tile")
+            .unwrap();
+        assert!(kinds[..at]
+            .iter()
+            .all(|(k, i)| *k == "invalid_entry" && i.is_some_and(|i| i < 512)));
+        assert!(kinds[at + 1..]
+            .iter()
+            .all(|(k, i)| *k != "invalid_entry" || i.is_none_or(|i| i >= 768)));
+        assert_eq!(report.entries_checked, size);
+    }
+
+    /// The reflog check names exactly the old branch values that are not ancestors of the tip,
+    /// newest first, however it finds the ancestors.
+    #[test]
+    fn reflog_check_names_the_rewritten_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::generate(ORIGIN).unwrap();
+        let store =
+            LogStore::init(dir.path(), DEFAULT_BRANCH, ORIGIN, &key, EntrySchema::Any).unwrap();
+        let append = |i: u64| {
+            let e = NewEntry {
+                name: format!("e{i}"),
+                bytes: format!("{i}:{i}").into_bytes(),
+                pending_path: None,
+            };
+            store.append(&key, &[e], &AnyEntry).unwrap();
+            store.head_commit().unwrap()
+        };
+        let commits: Vec<Oid> = (0..5).map(append).collect();
+        // Rewind to the second append and log other entries from there.
+        store
+            .repo()
+            .reference(store.refname(), commits[1], true, "rewind")
+            .unwrap();
+        for i in 10..13 {
+            append(i);
+        }
+        let tip = store.head_commit().unwrap();
+        let repo = store.repo();
+        let reflog = repo.reflog(store.refname()).unwrap();
+        assert!(reflog.len() >= 9, "{}", reflog.len());
+        let expected: Vec<String> = reflog
+            .iter()
+            .map(|e| e.id_old())
+            .filter(|&old| {
+                !old.is_zero() && old != tip && !repo.graph_descendant_of(tip, old).unwrap()
+            })
+            .map(|old| old.to_string())
+            .collect();
+        assert_eq!(expected.len(), 3, "{expected:?}");
+        let report = audit(&store, None, None, &RefValidator, &mut |_, _, _| {}).unwrap();
+        let named: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == "history_rewritten")
+            .map(|f| f.commit.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(named, expected);
+    }
+
+    /// History findings come out newest first, across batches, and the walk stops at the first
+    /// commit without a readable checkpoint, as a sequential walk does.
+    #[test]
+    fn history_findings_in_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::generate(ORIGIN).unwrap();
+        let other = SignerKey::generate(ORIGIN).unwrap();
+        let store =
+            LogStore::init(dir.path(), DEFAULT_BRANCH, ORIGIN, &key, EntrySchema::Any).unwrap();
+        let mut chain = vec![store.head_commit().unwrap()];
+        for i in 0..12u64 {
+            let e = NewEntry {
+                name: format!("e{i}"),
+                bytes: format!("{i}:{i}").into_bytes(),
+                pending_path: None,
+            };
+            store.append(&key, &[e], &AnyEntry).unwrap();
+            chain.push(store.head_commit().unwrap());
+        }
+        // Rebuild the chain: the checkpoints of commits 3, 6 and 7 signed by another key, and
+        // commit 1's checkpoint unreadable.
+        let repo = store.repo();
+        let sig = git2::Signature::now("t", "t@example").unwrap();
+        let mut parent: Option<git2::Commit<'_>> = None;
+        for (i, id) in chain.iter().enumerate() {
+            let old = repo.find_commit(*id).unwrap();
+            let mut tree = old.tree().unwrap();
+            let replace = match i {
+                1 => Some(b"not a checkpoint".to_vec()),
+                3 | 6 | 7 => {
+                    let cp = store.snapshot(*id).unwrap().checkpoint.checkpoint;
+                    Some(SignedCheckpoint::sign(cp, &other).unwrap().to_bytes())
+                }
+                _ => None,
+            };
+            if let Some(bytes) = replace {
+                let mut update = git2::build::TreeUpdateBuilder::new();
+                update.upsert(
+                    "checkpoint",
+                    repo.blob(&bytes).unwrap(),
+                    git2::FileMode::Blob,
+                );
+                tree = repo
+                    .find_tree(update.create_updated(repo, &tree).unwrap())
+                    .unwrap();
+            }
+            let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+            let new = repo
+                .commit(None, &sig, &sig, "rebuilt", &tree, &parents)
+                .unwrap();
+            parent = Some(repo.find_commit(new).unwrap());
+        }
+        let tip = parent.unwrap().id();
+        repo.reference(store.refname(), tip, true, "rebuilt")
+            .unwrap();
+
+        let report = audit(&store, None, None, &RefValidator, &mut |_, _, _| {}).unwrap();
+        let history: Vec<(&str, String)> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind.starts_with("history_") && f.kind != "history_rewritten")
+            .map(|f| (f.kind, f.message.clone()))
+            .collect();
+        let kinds: Vec<&str> = history.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, ["history_bad_checkpoint"; 4], "{history:?}");
+        // Commits 7, 6, 3 (bad signatures), then 1 (unreadable), where the walk stops.
+        let commits: Vec<usize> = history
+            .iter()
+            .map(|(_, m)| {
+                let id = repo.find_commit(tip).unwrap();
+                let mut at = id;
+                let mut depth = 0;
+                while !m.contains(&at.id().to_string()) {
+                    at = at.parent(0).unwrap();
+                    depth += 1;
+                }
+                chain.len() - 1 - depth
+            })
+            .collect();
+        assert_eq!(commits, [7, 6, 3, 1]);
+        // The commits walked: the tip and its parents down to commit 1.
+        assert_eq!(report.commits_checked, chain.len() as u64 - 1);
+    }
+
+    #[test]
+    fn bundle_ranges_and_cache_budget() {
+        let entries: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; usize::from(i) * 3]).collect();
+        let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        let tile = Tile {
+            kind: TileKind::Entries,
+            index: 0,
+            width: 5,
+        };
+        let bundle = Bundle::decode(&tile, tiles::encode_entry_bundle(&refs).unwrap()).unwrap();
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(bundle.get(i), Some(e.as_slice()));
+        }
+        assert_eq!(bundle.get(5), None);
+
+        let mut cache = BundleCache::default();
+        let big = |n: usize| {
+            Arc::new(Bundle {
+                data: vec![0; n],
+                entries: Vec::new(),
+            })
+        };
+        for i in 0..10 {
+            cache.insert(i, big(CACHE_BYTES / 4));
+            assert!(cache.bytes <= CACHE_BYTES);
+            // Bundle 0 is used all along, so it stays.
+            assert!(cache.get(0).is_some());
+        }
+        assert!(cache.get(1).is_none());
+        assert!(cache.get(9).is_some());
+        cache.insert(99, big(CACHE_BYTES + 1));
+        assert!(cache.get(99).is_none());
+        assert_eq!(
+            cache.bytes,
+            cache.bundles.iter().map(|(_, b)| b.bytes()).sum::<usize>()
         );
     }
 }
