@@ -40,7 +40,7 @@ const CATCH_UP_TILES: u64 = 256;
 
 #[derive(Debug, Error)]
 pub enum LeafIndexError {
-    #[error("duplicate index {path}: {reason}")]
+    #[error("duplicate index {path}: {reason} (a cache: deleting it is safe)")]
     Db { path: String, reason: String },
     #[error("duplicate index: {0}")]
     Io(#[from] std::io::Error),

@@ -1378,8 +1378,8 @@ fn validate_batch(
     use rayon::prelude::*;
     let size = snap.size();
     let mut wanted: Vec<u64> = fresh
-        .iter()
-        .flat_map(|(e, _)| validator.referenced(&e.bytes))
+        .par_iter()
+        .flat_map_iter(|(e, _)| validator.referenced(&e.bytes))
         .filter(|&i| i < size)
         .collect();
     wanted.sort_unstable();
