@@ -4,7 +4,7 @@
 //! object as a header (type in bits 4–6 of the first byte, size as a little-endian base-128
 //! varint whose first group is the low 4 bits of the first byte) followed by the zlib stream of
 //! its content, and last the SHA-1 of everything before it. No deltas: appends store new
-//! objects whole and `git repack` deltifies them later. See git's
+//! objects whole and `git gc` deltifies them later. See git's
 //! `Documentation/gitformat-pack.txt`.
 
 use std::io::Write as _;
@@ -14,8 +14,7 @@ use git2::ObjectType;
 use rayon::prelude::*;
 use sha1::{Digest as _, Sha1};
 
-/// zlib level of appended objects: level 1 costs a third of the default and loses a few per
-/// cent of size, which the next repack wins back.
+/// zlib level of appended objects: the fastest; `git gc` recompresses (and deltifies) them.
 const LEVEL: u32 = 1;
 
 /// The pack holding `objects` (type and content), whole, compressed in parallel.
