@@ -14,7 +14,7 @@ use git2::ObjectType;
 use rayon::prelude::*;
 use sha1::{Digest as _, Sha1};
 
-/// zlib level of appended objects: the fastest; `git gc` recompresses (and deltifies) them.
+/// zlib level of appended objects: the fastest (`git gc` later deltifies what it can).
 const LEVEL: u32 = 1;
 
 /// The pack holding `objects` (type and content), whole, compressed in parallel.
