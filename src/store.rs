@@ -346,18 +346,49 @@ impl Snapshot<'_> {
 
     /// Entry `index`, read from its entry bundle.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        let mut found = self.entries(&[index])?;
+        found.remove(&index).ok_or(StoreError::NoSuchEntry {
+            index,
+            size: self.size(),
+        })
+    }
+
+    /// Entries `indexes`, each entry bundle read once (indexes in ascending order read each
+    /// bundle once in all). Fails as [`Snapshot::entry`] would for the first bad index.
+    pub fn entries(&self, indexes: &[u64]) -> Result<BTreeMap<u64, Vec<u8>>> {
         let size = self.size();
-        let (tile, at) = tiles::entry_bundle_for_index(index, size)
-            .ok_or(StoreError::NoSuchEntry { index, size })?;
-        let path = tile.path();
-        let data = self
-            .read_tile(&tile)?
-            .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
-        let entries = tiles::decode_entry_bundle(&tile, &data)?;
-        entries
-            .get(at)
-            .map(|e| e.to_vec())
-            .ok_or_else(|| corrupt(&path, "short entry bundle"))
+        let mut out = BTreeMap::new();
+        // The bundle read last: its tile index, path, bytes, and where each entry lies in them.
+        type Read = (u64, String, Vec<u8>, Vec<std::ops::Range<usize>>);
+        let mut bundle: Option<Read> = None;
+        for &index in indexes {
+            let (tile, at) = tiles::entry_bundle_for_index(index, size)
+                .ok_or(StoreError::NoSuchEntry { index, size })?;
+            if bundle.as_ref().is_none_or(|b| b.0 != tile.index) {
+                let path = tile.path();
+                let data = self
+                    .read_tile(&tile)?
+                    .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+                // Each entry follows its two length bytes.
+                let mut end = 0;
+                let ranges = tiles::decode_entry_bundle(&tile, &data)?
+                    .iter()
+                    .map(|e| {
+                        end += 2 + e.len();
+                        end - e.len()..end
+                    })
+                    .collect();
+                bundle = Some((tile.index, path, data, ranges));
+            }
+            if let Some((_, path, data, ranges)) = &bundle {
+                let entry = ranges
+                    .get(at)
+                    .and_then(|r| data.get(r.clone()))
+                    .ok_or_else(|| corrupt(path, "short entry bundle"))?;
+                out.insert(index, entry.to_vec());
+            }
+        }
+        Ok(out)
     }
 
     /// Calls `f` with every entry in order, reading one entry bundle at a time (memory is one
@@ -1384,26 +1415,8 @@ fn validate_batch(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut logged = BTreeMap::new();
-    let mut bundle: Option<(u64, Vec<Vec<u8>>)> = None;
-    for index in wanted {
-        let (tile, at) = tiles::entry_bundle_for_index(index, size)
-            .ok_or(StoreError::NoSuchEntry { index, size })?;
-        if bundle.as_ref().is_none_or(|(t, _)| *t != tile.index) {
-            let path = tile.path();
-            let data = snap
-                .read_file(&path, MAX_BLOB_BYTES)?
-                .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
-            let entries = tiles::decode_entry_bundle(&tile, &data)?
-                .into_iter()
-                .map(<[u8]>::to_vec)
-                .collect();
-            bundle = Some((tile.index, entries));
-        }
-        if let Some(e) = bundle.as_ref().and_then(|(_, b)| b.get(at)) {
-            logged.insert(index, e.clone());
-        }
-    }
+    // A bundle that cannot be read is left to the one-by-one check below, which reports it.
+    let logged = snap.entries(&wanted).unwrap_or_default();
     let verdicts: Vec<std::result::Result<(), String>> = fresh
         .par_iter()
         .enumerate()
