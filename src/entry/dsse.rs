@@ -20,6 +20,35 @@ use super::{EntryError, MAX_ENTRY_BYTES, PAYLOAD_TYPE};
 use crate::b64;
 use crate::note::{self, SignerKey, Verifier as _, VerifierKey};
 
+/// `VerifierKey::parse`, remembered. A log's entries are signed by a handful of keys, and
+/// parsing one (decompressing its point) costs a tenth of checking a signature. Parsing is a
+/// pure function of the string, so remembering it changes only the time. Bounded: at most
+/// [`KEY_MEMO`] keys of up to [`KEY_MEMO_LEN`] bytes; emptied when full.
+fn parse_keyid(keyid: &str) -> Result<VerifierKey, note::NoteError> {
+    type Memo = std::sync::Mutex<std::collections::HashMap<String, VerifierKey>>;
+    static KEYS: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(Memo::default);
+    // A poisoned memo is still a consistent map: a panic cannot tear an insert.
+    let lock = || keys.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(key) = lock().get(keyid) {
+        return Ok(key.clone());
+    }
+    let key = VerifierKey::parse(keyid)?;
+    if keyid.len() <= KEY_MEMO_LEN {
+        let mut map = lock();
+        if map.len() >= KEY_MEMO {
+            map.clear();
+        }
+        map.insert(keyid.to_string(), key.clone());
+    }
+    Ok(key)
+}
+
+/// Keys the `keyid` memo holds at most.
+const KEY_MEMO: usize = 256;
+/// The longest `keyid` the memo holds.
+const KEY_MEMO_LEN: usize = 512;
+
 /// The DSSE pre-authentication encoding:
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
@@ -128,7 +157,7 @@ impl Envelope {
         if sig.sig.len() != note::ED25519_SIGNATURE_SIZE {
             return Err(EntryError::SignatureLength(sig.sig.len()));
         }
-        let key = VerifierKey::parse(&sig.keyid).map_err(EntryError::KeyId)?;
+        let key = parse_keyid(&sig.keyid).map_err(EntryError::KeyId)?;
         if key.alg() != note::ALG_ED25519 {
             return Err(EntryError::KeyType(key.alg()));
         }

@@ -309,6 +309,18 @@ pub fn check_reproduction(
     release_entry: &[u8],
     origin: &str,
 ) -> Result<Release, EntryError> {
+    let release = check_release_ref(repro, release_entry, origin)?;
+    check_verdict(repro, &release)?;
+    Ok(release)
+}
+
+/// The first half of [`check_reproduction`]: origin, leaf hash and SHA-256 of `release_entry`
+/// as `repro` names them, and the entry parses as a release, which is returned.
+fn check_release_ref(
+    repro: &Reproduction,
+    release_entry: &[u8],
+    origin: &str,
+) -> Result<Release, EntryError> {
     let r = &repro.release;
     if r.origin != origin {
         return Err(EntryError::OriginMismatch {
@@ -326,7 +338,12 @@ pub fn check_reproduction(
     let Entry::Release(release) = parse_statement(&envelope.payload)? else {
         return Err(EntryError::NotARelease(r.index));
     };
-    let (rows, implied) = compare(&release, &repro.artifacts);
+    Ok(release)
+}
+
+/// The second half of [`check_reproduction`]: the verdict agrees with [`compare`].
+fn check_verdict(repro: &Reproduction, release: &Release) -> Result<(), EntryError> {
+    let (rows, implied) = compare(release, &repro.artifacts);
     match (repro.verdict, implied) {
         (Verdict::Reproduced, Verdict::Mismatch) => {
             let bad: Vec<&str> = rows
@@ -345,12 +362,87 @@ pub fn check_reproduction(
             if repro.note.is_some()
                 && release.artifacts.iter().any(|a| a.snp_ovmf_hash.is_some()) =>
         {
-            Ok(release)
+            Ok(())
         }
         (Verdict::Mismatch, Verdict::Reproduced) => Err(EntryError::VerdictContradicted(
             "mismatch, but every artifact equals the release's".into(),
         )),
-        _ => Ok(release),
+        _ => Ok(()),
+    }
+}
+
+/// Releases that reproductions named and that passed [`check_release_ref`], by leaf hash, with
+/// their exact bytes. A release is reproduced by many rebuilders, and hashing and parsing it
+/// again for each costs as much as checking the reproduction's own signature. A hit is used
+/// only when the entry the log shows at the named index is byte for byte the remembered one,
+/// so the memo never changes a verdict, whichever log or lookup it is used with.
+///
+/// Bounded: emptied when it holds [`RELEASE_MEMO_BYTES`] of entries.
+#[derive(Default)]
+struct ReleaseMemo {
+    map: std::sync::Mutex<ReleaseMap>,
+}
+
+#[derive(Default)]
+struct ReleaseMap {
+    by_leaf: std::collections::HashMap<merkle::Hash, std::sync::Arc<CheckedRelease>>,
+    bytes: usize,
+}
+
+/// A release entry's bytes, their SHA-256 and the parsed release.
+struct CheckedRelease {
+    bytes: Vec<u8>,
+    sha256: [u8; 32],
+    release: Release,
+}
+
+/// Entry bytes the release memo holds at most (a few hundred typical releases).
+const RELEASE_MEMO_BYTES: usize = 4 << 20;
+
+impl ReleaseMemo {
+    /// The release `repro` names, given the bytes `release_entry` the log holds at its index:
+    /// what [`check_release_ref`] returns, remembered.
+    fn check(
+        &self,
+        repro: &Reproduction,
+        release_entry: Vec<u8>,
+        origin: &str,
+    ) -> Result<std::sync::Arc<CheckedRelease>, EntryError> {
+        let r = &repro.release;
+        let hit = self.lock().by_leaf.get(&r.leaf_hash).cloned();
+        if let Some(known) = hit.filter(|k| k.bytes == release_entry) {
+            // Same bytes: same leaf hash (the key) and SHA-256, and the same release.
+            if r.origin != origin {
+                return Err(EntryError::OriginMismatch {
+                    expected: origin.to_string(),
+                    got: r.origin.clone(),
+                });
+            }
+            if known.sha256 != r.entry_sha256 {
+                return Err(EntryError::EntryDigestMismatch(r.index));
+            }
+            return Ok(known);
+        }
+        let release = check_release_ref(repro, &release_entry, origin)?;
+        let checked = std::sync::Arc::new(CheckedRelease {
+            sha256: r.entry_sha256,
+            bytes: release_entry,
+            release,
+        });
+        let mut map = self.lock();
+        if map.bytes + checked.bytes.len() > RELEASE_MEMO_BYTES {
+            *map = ReleaseMap::default();
+        }
+        map.bytes += checked.bytes.len();
+        if let Some(old) = map.by_leaf.insert(r.leaf_hash, checked.clone()) {
+            map.bytes -= old.bytes.len();
+        }
+        Ok(checked)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReleaseMap> {
+        // The map is consistent between statements: a panic elsewhere cannot leave it torn.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -361,10 +453,25 @@ pub fn check_reproduction(
 /// The validator is not told the index of the entry it checks, so it cannot require the
 /// release to precede the reproduction within one batch; it can only require the index to be
 /// below the log size it is shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FwlogEntries {
     /// The log's origin; reproductions must name it.
     pub origin: String,
+    /// Releases already checked; it makes validation faster, never different.
+    releases: ReleaseMemo,
+}
+
+impl Clone for FwlogEntries {
+    fn clone(&self) -> FwlogEntries {
+        FwlogEntries::new(self.origin.clone())
+    }
+}
+
+impl std::fmt::Debug for FwlogEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FwlogEntries")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FwlogEntries {
@@ -372,6 +479,7 @@ impl FwlogEntries {
     pub fn new(origin: impl Into<String>) -> FwlogEntries {
         FwlogEntries {
             origin: origin.into(),
+            releases: ReleaseMemo::default(),
         }
     }
 
@@ -399,7 +507,8 @@ impl FwlogEntries {
                 let release = log
                     .entry(index)
                     .map_err(|e| EntryError::Lookup(e.to_string()))?;
-                check_reproduction(repro, &release, &self.origin)?;
+                let release = self.releases.check(repro, release, &self.origin)?;
+                check_verdict(repro, &release.release)?;
                 format!("reproduction of #{index} {} by {signer}", repro.verdict)
             }
         };
@@ -1343,6 +1452,24 @@ mod tests {
                 got: "example.org/other-log".into()
             })
         );
+
+        // The release memo (warm now) never outlives the bytes: another log holding other bytes
+        // at index 1 fails the reproduction, and a fresh validator agrees on every case.
+        let mut other = sample_release();
+        other.version = "2024.08".into();
+        let other_release = other.sign(&vendor()).unwrap();
+        let forked = MemLog(vec![b"not an entry".to_vec(), other_release]);
+        assert_eq!(check(&good, &forked), Err(E::LeafHashMismatch(1)));
+        let mut bad_sha = good.clone();
+        bad_sha.release.entry_sha256[0] ^= 1;
+        for (r, log) in [(&good, &log), (&good, &forked), (&bad_sha, &log)] {
+            let cold = FwlogEntries::new(ORIGIN);
+            let entry = r.sign(&rebuilder()).unwrap();
+            assert_eq!(
+                v.check(&entry, log).map(|(_, s)| s),
+                cold.check(&entry, log).map(|(_, s)| s)
+            );
+        }
 
         // Verdicts against digests.
         let mut r = good.clone();
