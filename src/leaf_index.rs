@@ -186,25 +186,43 @@ impl LeafIndex {
     /// The index of the logged entry with leaf hash `leaf`, confirmed against `snap`'s
     /// level-0 tile. The table must have been synced to `snap`.
     pub fn find(&self, snap: &Snapshot<'_>, leaf: &Hash) -> Result<Option<u64>> {
-        let found = {
+        Ok(self
+            .find_many(snap, std::slice::from_ref(leaf))?
+            .pop()
+            .flatten())
+    }
+
+    /// [`find`](Self::find) for each of `leaves`, in one read transaction, looked up in key
+    /// order (the table's order, so neighbouring lookups share pages).
+    pub fn find_many(&self, snap: &Snapshot<'_>, leaves: &[Hash]) -> Result<Vec<Option<u64>>> {
+        let mut found = vec![None; leaves.len()];
+        {
             let tx = self.db.begin_read().map_err(|e| self.err(e))?;
             let table = match tx.open_table(LEAVES) {
                 Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(found),
                 Err(e) => return Err(self.err(e)),
             };
-            let got = table.get(&leaf.0).map_err(|e| self.err(e))?;
-            got.map(|v| v.value())
-        };
-        let Some(index) = found else {
-            return Ok(None);
-        };
+            let mut order: Vec<usize> = (0..leaves.len()).collect();
+            order.sort_unstable_by_key(|&k| leaves[k].0);
+            for k in order {
+                let got = table.get(&leaves[k].0).map_err(|e| self.err(e))?;
+                found[k] = got.map(|v| v.value());
+            }
+        }
         let size = snap.size();
-        let confirmed = index < size
-            && level0(snap, index / TILE_WIDTH, size)?
-                .get((index % TILE_WIDTH) as usize)
-                .is_some_and(|h| h == leaf);
-        Ok(confirmed.then_some(index))
+        for (slot, leaf) in found.iter_mut().zip(leaves) {
+            if let Some(index) = *slot {
+                let confirmed = index < size
+                    && level0(snap, index / TILE_WIDTH, size)?
+                        .get((index % TILE_WIDTH) as usize)
+                        .is_some_and(|h| h == leaf);
+                if !confirmed {
+                    *slot = None;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Records the leaves `first..` of a successful append and the tree they lead to.
@@ -229,6 +247,9 @@ impl LeafIndex {
         root: &Hash,
         durable: bool,
     ) -> Result<()> {
+        // In key order: neighbouring inserts land in the same pages.
+        let mut sorted: Vec<&(Hash, u64)> = records.iter().collect();
+        sorted.sort_unstable_by_key(|(h, _)| h.0);
         let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
         if !durable {
             tx.set_durability(redb::Durability::None)
@@ -236,7 +257,7 @@ impl LeafIndex {
         }
         {
             let mut table = tx.open_table(LEAVES).map_err(|e| self.err(e))?;
-            for (h, i) in records {
+            for (h, i) in sorted {
                 table.insert(&h.0, i).map_err(|e| self.err(e))?;
             }
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;

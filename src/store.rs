@@ -12,7 +12,7 @@
 //! compare-and-swap against the commit the append started from. A concurrent appender that
 //! moved the branch makes the swap fail, and the append is redone on the new head.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Once;
 
@@ -127,6 +127,11 @@ fn enable_fsync() {
             let _ = git2::opts::set_cache_max_size(OBJECT_CACHE);
         }
         git2::opts::strict_hash_verification(false);
+        // Appends name their blobs themselves and pack them with the trees that reference
+        // them (see `LogStore::flush_pack`); libgit2's check that a tree's or ref's target is
+        // already in the object database would make them write every blob twice. Tests run
+        // `git fsck` over what appends write.
+        git2::opts::strict_object_creation(false);
     });
 }
 
@@ -595,6 +600,14 @@ pub struct NewEntry {
     pub pending_path: Option<String>,
 }
 
+/// What [`LogStore::build_commit`] made: the commit, the log it holds, and its pack.
+struct BuiltCommit {
+    commit: Oid,
+    new_size: u64,
+    root: Hash,
+    pack: crate::gitpack::PendingPack,
+}
+
 impl LogStore {
     /// Opens an existing repository (bare or not). `branch` is a short branch name.
     pub fn open(dir: &Path, branch: &str) -> Result<LogStore> {
@@ -851,11 +864,18 @@ impl LogStore {
         };
         let mut fresh: Vec<(&NewEntry, Hash)> = Vec::new();
         let mut seen: BTreeMap<Hash, u64> = BTreeMap::new();
-        for e in entries {
-            let leaf = merkle::leaf_hash(&e.bytes);
+        let leaves: Vec<Hash> = {
+            use rayon::prelude::*;
+            entries
+                .par_iter()
+                .map(|e| merkle::leaf_hash(&e.bytes))
+                .collect()
+        };
+        let logged = index.find_many(&snap, &leaves)?;
+        for ((e, &leaf), logged) in entries.iter().zip(&leaves).zip(logged) {
             let existing = match seen.get(&leaf) {
                 Some(&i) => Some(i),
-                None => index.find(&snap, &leaf)?,
+                None => logged,
             };
             match existing {
                 Some(index) => outcome.entries.push(AppendedEntry {
@@ -883,10 +903,62 @@ impl LogStore {
             outcome.new_size = old_size;
             return Ok(Some(outcome));
         }
-        validate_batch(&snap, &fresh, validator)?;
+        // Validation (signature checks, on the thread pool) and building the commit and its
+        // pack (mostly one thread, and disk waits) overlap; the pack is published only once
+        // every entry passed. The checker reads the log through its own repository handle.
+        let checker = self.writer()?;
+        let base = snap.commit.id();
+        let fresh_ref = &fresh;
+        let (verdict, built) = std::thread::scope(|s| {
+            let check = s.spawn(move || -> Result<()> {
+                let snap = checker.snapshot(base)?;
+                validate_batch(&snap, fresh_ref, validator)
+            });
+            let built = self.build_commit(key, &snap, &fresh, &pending_paths, &odb);
+            let verdict = check.join().unwrap_or_else(|_| {
+                Err(StoreError::Io(std::io::Error::other(
+                    "the validation thread panicked",
+                )))
+            });
+            (verdict, built)
+        });
+        verdict?;
+        let built = built?;
+        built.pack.publish()?;
+        mempack.reset()?;
+        odb.refresh()?;
+        let old = snap.commit.id();
+        let new_size = built.new_size;
+        if !self.swap_ref(old, built.commit, &format!("fwlog: size {new_size}"))? {
+            return Ok(None);
+        }
+        // The append stands; a failure to record it only costs the next sync a catch-up.
+        let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
+        let _ = index.record(old_size, &leaves, new_size, &built.root);
+        self.follow_worktree();
+        self.maybe_repack();
+        outcome.new_size = new_size;
+        outcome.commit = Some(built.commit);
+        Ok(Some(outcome))
+    }
 
+    /// The commit appending `fresh` (and removing `pending_paths`) on top of `snap`, with its
+    /// objects: trees and commit in the in-memory backend of `odb`, and everything new written
+    /// as a pack not yet published ([`crate::gitpack::prepare_pack`]).
+    fn build_commit(
+        &self,
+        key: &SignerKey,
+        snap: &Snapshot<'_>,
+        fresh: &[(&NewEntry, Hash)],
+        pending_paths: &[&str],
+        odb: &git2::Odb<'_>,
+    ) -> Result<BuiltCommit> {
         let repo = &self.repo;
+        let old_size = snap.size();
         let mut update = TreeUpdateBuilder::new();
+        let mut blobs: HashMap<Oid, &[u8]> = HashMap::new();
+        let appended;
+        let checkpoint;
         let new_size;
         let mut new_root = snap.root();
         let mut message;
@@ -898,26 +970,33 @@ impl LogStore {
             );
         } else {
             let bytes: Vec<&[u8]> = fresh.iter().map(|(e, _)| e.bytes.as_slice()).collect();
-            let appended = tiles::append(&snap, old_size, &bytes)?;
+            let fresh_leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
+            appended = tiles::append_leaves(snap, old_size, &bytes, &fresh_leaves)?;
             new_size = appended.new_size;
             new_root = appended.root;
-            for (tile, data) in &appended.writes {
-                update.upsert(tile.path(), repo.blob(data)?, FileMode::Blob);
-            }
-            for tile in &appended.deletes {
-                update.remove(tile.path());
-            }
             let cp = Checkpoint {
                 origin: snap.info.origin.clone(),
                 size: new_size,
                 root: appended.root,
                 extensions: vec![],
             };
-            update.upsert(
-                CHECKPOINT_PATH,
-                repo.blob(&SignedCheckpoint::sign(cp, key)?.to_bytes())?,
-                FileMode::Blob,
-            );
+            checkpoint = SignedCheckpoint::sign(cp, key)?.to_bytes();
+            let mut files: Vec<(String, &[u8])> = appended
+                .writes
+                .iter()
+                .map(|(tile, data)| (tile.path(), data.as_slice()))
+                .collect();
+            files.push((CHECKPOINT_PATH.to_string(), &checkpoint));
+            // The blobs go straight into this append's pack, named here with libgit2's
+            // collision-detecting SHA-1.
+            for (path, data) in files {
+                let oid = Oid::hash_object(ObjectType::Blob, data)?;
+                update.upsert(path, oid, FileMode::Blob);
+                blobs.insert(oid, data);
+            }
+            for tile in &appended.deletes {
+                update.remove(tile.path());
+            }
             message = format!(
                 "fwlog: append {} entries, size {old_size} -> {new_size}\n\n",
                 fresh.len()
@@ -934,25 +1013,19 @@ impl LogStore {
                 message.push_str(&format!("... and {} more\n", fresh.len() - 100));
             }
         }
-        for p in &pending_paths {
+        for p in pending_paths {
             update.remove(*p);
         }
         let tree = repo.find_tree(update.create_updated(repo, &snap.tree)?)?;
         let sig = signature(repo)?;
         let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&snap.commit])?;
-        self.flush_pack(&odb, &mempack, commit, &snap.tree)?;
-        let old = snap.commit.id();
-        if !self.swap_ref(old, commit, &format!("fwlog: size {new_size}"))? {
-            return Ok(None);
-        }
-        // The append stands; a failure to record it only costs the next sync a catch-up.
-        let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
-        let _ = index.record(old_size, &leaves, new_size, &new_root);
-        self.follow_worktree();
-        self.maybe_repack();
-        outcome.new_size = new_size;
-        outcome.commit = Some(commit);
-        Ok(Some(outcome))
+        let pack = self.prepare_pack(odb, commit, &snap.tree, &blobs)?;
+        Ok(BuiltCommit {
+            commit,
+            new_size,
+            root: new_root,
+            pack,
+        })
     }
 
     /// A second handle on the same repository, for one write. Its object database gets an
@@ -965,38 +1038,48 @@ impl LogStore {
         })
     }
 
-    /// Writes the objects new in `commit` (relative to `base`, its parent's tree) as one pack
-    /// file, indexed and fsynced, then empties the in-memory buffer. Must run before the ref
-    /// that makes the objects reachable moves.
+    /// The objects new in `commit` (relative to `base`, its parent's tree) as one pack file and
+    /// its index, written and fsynced but not yet published ([`crate::gitpack::prepare_pack`]).
+    /// `blobs` holds the new blobs, by name, which never went into the object database; the
+    /// trees and the commit are read from its in-memory backend. The pack must be published
+    /// before the ref that makes the objects reachable moves.
     ///
     /// The pack is built here rather than with `git_mempack_dump`, which packs each commit's
     /// whole tree: an append must write O(batch + log n) objects, not the whole snapshot. Nor
-    /// with libgit2's pack builder, whose delta search alone took about a quarter of an append:
-    /// objects are stored whole, compressed at zlib level 1 in parallel (`git gc` deltifies
-    /// them later), and libgit2's indexer checks and indexes the pack.
-    fn flush_pack(
+    /// with libgit2's pack builder, whose delta search alone took about a quarter of an append,
+    /// nor its indexer, which inflates and re-hashes every object: objects are stored whole,
+    /// compressed at zlib level 1 (`git gc` deltifies them later), and the index is written
+    /// from the names already known.
+    fn prepare_pack(
         &self,
         odb: &git2::Odb<'_>,
-        mempack: &git2::Mempack<'_>,
         commit: Oid,
         base: &git2::Tree<'_>,
-    ) -> Result<()> {
+        blobs: &HashMap<Oid, &[u8]>,
+    ) -> Result<crate::gitpack::PendingPack> {
         let mut oids = vec![commit];
         let tree = self.repo.find_commit(commit)?.tree()?;
         changed_objects(&self.repo, &tree, Some(base), &mut oids)?;
         let mut seen = std::collections::HashSet::new();
         oids.retain(|o| seen.insert(*o));
-        let mut objects = Vec::with_capacity(oids.len());
+        let mut buffered = Vec::new();
         for oid in &oids {
-            let obj = odb.read(*oid)?;
-            objects.push((obj.kind(), obj.data().to_vec()));
+            if !blobs.contains_key(oid) {
+                let obj = odb.read(*oid)?;
+                buffered.push((*oid, obj.kind(), obj.data().to_vec()));
+            }
         }
-        let pack = crate::gitpack::pack_objects(&objects)?;
-        let mut writer = odb.packwriter()?;
-        std::io::Write::write_all(&mut writer, &pack)?;
-        writer.commit()?;
-        mempack.reset()?;
-        Ok(())
+        let mut objects: Vec<(Oid, ObjectType, &[u8])> = buffered
+            .iter()
+            .map(|(oid, kind, data)| (*oid, *kind, data.as_slice()))
+            .collect();
+        for oid in &oids {
+            if let Some(data) = blobs.get(oid) {
+                objects.push((*oid, ObjectType::Blob, data));
+            }
+        }
+        let pack_dir = self.repo.path().join("objects").join("pack");
+        Ok(crate::gitpack::prepare_pack(&pack_dir, &objects)?)
     }
 
     /// Compare-and-swap of the branch from `old` to `new`. `Ok(false)` when it no longer

@@ -40,6 +40,9 @@ pub enum TileError {
     /// The path is not exactly the canonical `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`.
     #[error("malformed tile path {path:?}: {reason}")]
     MalformedPath { path: String, reason: &'static str },
+    /// A caller of an append passed a different number of leaf hashes than entries.
+    #[error("{leaves} leaf hashes for {entries} entries")]
+    LeafCount { entries: usize, leaves: usize },
     /// A [`Tile`] value with a level above 63 or a width outside `1..=256`.
     #[error("invalid tile: {reason}")]
     InvalidTile { reason: &'static str },
@@ -653,6 +656,24 @@ pub fn append(
     old_size: u64,
     entries: &[&[u8]],
 ) -> Result<Append, TileError> {
+    let leaves: Vec<Hash> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    append_leaves(reader, old_size, entries, &leaves)
+}
+
+/// [`append`] for a caller that already hashed the entries: `leaves[i]` must be
+/// `merkle::leaf_hash(entries[i])` (one list per entry, or the call fails).
+pub(crate) fn append_leaves(
+    reader: &dyn TileReader,
+    old_size: u64,
+    entries: &[&[u8]],
+    leaves: &[Hash],
+) -> Result<Append, TileError> {
+    if leaves.len() != entries.len() {
+        return Err(TileError::LeafCount {
+            entries: entries.len(),
+            leaves: leaves.len(),
+        });
+    }
     if let Some((index, e)) = entries
         .iter()
         .enumerate()
@@ -698,7 +719,7 @@ pub fn append(
 
     // Hash tiles, level by level, while a level gains hashes.
     let mut new_partials: Vec<Option<Vec<Hash>>> = vec![None; usize::from(TREE_TILE_LEVELS)];
-    let mut gained: Vec<Hash> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let mut gained: Vec<Hash> = leaves.to_vec();
     let mut level = 0u8;
     while !gained.is_empty() {
         if level >= TREE_TILE_LEVELS {

@@ -560,6 +560,11 @@ fn e2e_batches_across_the_tile_boundary() {
     );
     assert_no_panic(&err);
 
+    // Real git accepts every object the appends packed (their packs and indexes are fwlog's
+    // own writing), and reads the branch.
+    git(&repo, &["fsck", "--strict", "--full", "--no-dangling"]);
+    assert_eq!(git(&repo, &["rev-list", "--count", "fwlog"]).trim(), "5");
+
     // verify: exit 0 and the JSON fields.
     let (_, root) = checkpoint_of(&repo, "fwlog");
     let v = verify(&log, &[]);
@@ -871,6 +876,7 @@ fn e2e_across_level_two_boundary() {
     assert!(v.success, "{:#}", v.json);
     assert_eq!(v.json["size"], 65_540);
     assert_eq!(v.json["entries_checked"], 65_540);
+    git(&repo, &["fsck", "--strict", "--full", "--no-dangling"]);
     eprintln!(
         "level-2 test: write files {:?}, 4 bulk appends {:?}, verify {:?}, total {:?}",
         t_files,

@@ -361,3 +361,28 @@ fn obtained(w: WireObtained) -> Result<ObtainedArtifact, EntryError> {
         sha384,
     })
 }
+
+/// The release index a reproduction statement names, read loosely (unknown fields skipped,
+/// nothing validated): `None` for anything else. A hint for prefetching, never a verdict; it
+/// costs a fraction of [`Reproduction::from_statement`].
+pub(crate) fn release_index_hint(statement: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "predicateType")]
+        predicate_type: String,
+        predicate: Predicate,
+    }
+    #[derive(Deserialize)]
+    struct Predicate {
+        release: Option<Index>,
+    }
+    #[derive(Deserialize)]
+    struct Index {
+        index: u64,
+    }
+    let head: Head = serde_json::from_slice(statement).ok()?;
+    if head.predicate_type != REPRODUCTION_PREDICATE {
+        return None;
+    }
+    head.predicate.release.map(|r| r.index)
+}
