@@ -137,8 +137,9 @@ fn enable_fsync() {
 
 /// Size of one mapped window of a pack file.
 const PACK_WINDOW: usize = 4 << 20;
-/// Most bytes of pack files mapped at once.
-const PACK_MAPPED: usize = 32 << 20;
+/// Most bytes of pack files mapped at once. Mapped pages count in a process's RSS: at 32 MiB
+/// the audit of a gc'd 101k-entry log peaked at 77 MiB; at 8 MiB, 51–55 MiB in the same time.
+const PACK_MAPPED: usize = 8 << 20;
 /// Most bytes of parsed objects libgit2 keeps cached.
 const OBJECT_CACHE: isize = 16 << 20;
 
