@@ -231,13 +231,27 @@ impl LeafIndex {
     /// (and when the table closes): a crash loses at most that many records, which the next
     /// [`sync`](Self::sync) reads back from the tiles, and an append saves two fsyncs.
     pub fn record(&mut self, first: u64, leaves: &[Hash], size: u64, root: &Hash) -> Result<()> {
+        self.record_if(first, leaves, size, || Some(*root))
+            .map(|_| ())
+    }
+
+    /// [`record`](Self::record), prepared first and committed only if `root` (called once the
+    /// records are in place, and allowed to block until the append is decided) returns the
+    /// tree's root; `None` drops the records. `Ok(true)` when committed.
+    pub fn record_if(
+        &mut self,
+        first: u64,
+        leaves: &[Hash],
+        size: u64,
+        root: impl FnOnce() -> Option<Hash>,
+    ) -> Result<bool> {
         let records: Vec<(Hash, u64)> = leaves
             .iter()
             .enumerate()
             .map(|(i, h)| (*h, first + i as u64))
             .collect();
         let durable = first / DURABLE_EVERY != size / DURABLE_EVERY;
-        self.insert(&records, size, root, durable)
+        self.insert_if(&records, size, durable, root)
     }
 
     fn insert(
@@ -247,6 +261,17 @@ impl LeafIndex {
         root: &Hash,
         durable: bool,
     ) -> Result<()> {
+        self.insert_if(records, size, durable, || Some(*root))
+            .map(|_| ())
+    }
+
+    fn insert_if(
+        &mut self,
+        records: &[(Hash, u64)],
+        size: u64,
+        durable: bool,
+        root: impl FnOnce() -> Option<Hash>,
+    ) -> Result<bool> {
         // In key order: neighbouring inserts land in the same pages.
         let mut sorted: Vec<&(Hash, u64)> = records.iter().collect();
         sorted.sort_unstable_by_key(|(h, _)| h.0);
@@ -260,13 +285,20 @@ impl LeafIndex {
             for (h, i) in sorted {
                 table.insert(&h.0, i).map_err(|e| self.err(e))?;
             }
+        }
+        let Some(root) = root() else {
+            tx.abort().map_err(|e| self.err(e))?;
+            return Ok(false);
+        };
+        {
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
             meta.insert("size", size.to_be_bytes().as_slice())
                 .map_err(|e| self.err(e))?;
             meta.insert("root", root.0.as_slice())
                 .map_err(|e| self.err(e))?;
         }
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(true)
     }
 
     fn write_meta(&mut self, size: u64, root: &Hash) -> Result<()> {

@@ -36,7 +36,7 @@ pub const DEFAULT_BRANCH: &str = "fwlog";
 pub const SYNC_WORKTREE_CONFIG: &str = "fwlog.syncWorktree";
 /// Above this many pack files, appends run `git repack --geometric=2` (when git is installed)
 /// so that object lookups do not slow down with the number of appends.
-pub const REPACK_THRESHOLD: usize = 16;
+pub const REPACK_THRESHOLD: usize = 64;
 /// First line of `log-info`.
 pub const INFO_HEADER: &str = "fwlog-log/v1";
 
@@ -904,18 +904,67 @@ impl LogStore {
             outcome.new_size = old_size;
             return Ok(Some(outcome));
         }
-        // Validation (signature checks, on the thread pool) and building the commit and its
-        // pack (mostly one thread, and disk waits) overlap; the pack is published only once
-        // every entry passed. The checker reads the log through its own repository handle.
+        // The leaf index records the batch meanwhile, on its own thread; the record is committed
+        // only once the branch has moved, else dropped.
+        let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
+        let planned_size = old_size + fresh.len() as u64;
+        let (decide, decision) = std::sync::mpsc::channel::<Option<Hash>>();
+        let committed = std::thread::scope(|s| {
+            let leaves = &leaves;
+            let recorder = s.spawn(move || {
+                // A failure to record only costs the next sync a catch-up.
+                let _ = index.record_if(old_size, leaves, planned_size, || {
+                    decision.recv().ok().flatten()
+                });
+            });
+            let committed =
+                self.validate_and_commit(key, &snap, &fresh, &pending_paths, validator, &odb);
+            let root = match &committed {
+                Ok(Some((_, root))) => Some(*root),
+                _ => None,
+            };
+            let _ = decide.send(root);
+            let _ = recorder.join();
+            committed
+        });
+        let Some((commit, _)) = committed? else {
+            return Ok(None);
+        };
+        let new_size = planned_size;
+        mempack.reset()?;
+        self.follow_worktree();
+        self.maybe_repack();
+        outcome.new_size = new_size;
+        outcome.commit = Some(commit);
+        Ok(Some(outcome))
+    }
+
+    /// Validates `fresh` while building the commit that appends it (see
+    /// [`LogStore::build_commit`]), then publishes the commit's pack and moves the branch from
+    /// `snap`'s commit to it. `Ok(None)` when the branch moved meanwhile; otherwise the commit
+    /// and the new root.
+    ///
+    /// Validation (signature checks, on the thread pool) and building the commit and its pack
+    /// (mostly one thread, and disk waits) overlap; the pack is published only once every entry
+    /// passed. The checker reads the log through its own repository handle.
+    #[allow(clippy::too_many_arguments)]
+    fn validate_and_commit(
+        &self,
+        key: &SignerKey,
+        snap: &Snapshot<'_>,
+        fresh: &[(&NewEntry, Hash)],
+        pending_paths: &[&str],
+        validator: &dyn EntryValidator,
+        odb: &git2::Odb<'_>,
+    ) -> Result<Option<(Oid, Hash)>> {
         let checker = self.writer()?;
         let base = snap.commit.id();
-        let fresh_ref = &fresh;
         let (verdict, built) = std::thread::scope(|s| {
             let check = s.spawn(move || -> Result<()> {
                 let snap = checker.snapshot(base)?;
-                validate_batch(&snap, fresh_ref, validator)
+                validate_batch(&snap, fresh, validator)
             });
-            let built = self.build_commit(key, &snap, &fresh, &pending_paths, &odb);
+            let built = self.build_commit(key, snap, fresh, pending_paths, odb);
             let verdict = check.join().unwrap_or_else(|_| {
                 Err(StoreError::Io(std::io::Error::other(
                     "the validation thread panicked",
@@ -926,21 +975,12 @@ impl LogStore {
         verdict?;
         let built = built?;
         built.pack.publish()?;
-        mempack.reset()?;
         odb.refresh()?;
-        let old = snap.commit.id();
         let new_size = built.new_size;
-        if !self.swap_ref(old, built.commit, &format!("fwlog: size {new_size}"))? {
+        if !self.swap_ref(base, built.commit, &format!("fwlog: size {new_size}"))? {
             return Ok(None);
         }
-        // The append stands; a failure to record it only costs the next sync a catch-up.
-        let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
-        let _ = index.record(old_size, &leaves, new_size, &built.root);
-        self.follow_worktree();
-        self.maybe_repack();
-        outcome.new_size = new_size;
-        outcome.commit = Some(built.commit);
-        Ok(Some(outcome))
+        Ok(Some((built.commit, built.root)))
     }
 
     /// The commit appending `fresh` (and removing `pending_paths`) on top of `snap`, with its

@@ -1310,6 +1310,37 @@ fn hostile_leaf_index() {
     sb.ok(&["log", "verify", "--repo", "log"]);
 }
 
+/// A batch refused by validation leaves the duplicate index as it was (its records are
+/// prepared while the batch is checked, and dropped): the next append finds it in sync, with
+/// nothing to rebuild, and appends the batch's valid entry as new.
+#[test]
+fn refused_batch_records_nothing() {
+    let (sb, _base) = setup("fwlog");
+    let git_dir = sb.path("log").join(".git");
+    sb.write("bad.json", b"{\"payloadType\":\"nonsense\"}");
+    let run = sb.fwlog(&[
+        "log", "append", "--repo", "log", "--key", "log.key", "r3.json", "bad.json",
+    ]);
+    assert_clean_failure(&run, Shape::OneLine);
+    assert!(!run.ok(), "{}", run.describe());
+    {
+        let store = fwlog::store::LogStore::open(&sb.path("log"), "fwlog").expect("open");
+        let snap = store.head().expect("head");
+        let mut index =
+            fwlog::leaf_index::LeafIndex::open(&git_dir, "refs/heads/fwlog").expect("index");
+        assert_eq!(
+            index.sync(&snap).expect("sync"),
+            0,
+            "index moved or was rebuilt"
+        );
+    }
+    let run = sb.fwlog(&[
+        "log", "append", "--repo", "log", "--key", "log.key", "r3.json",
+    ]);
+    assert!(run.ok(), "{}", run.describe());
+    assert_eq!(run.stdout, "3 r3.json\n");
+}
+
 /// `n` valid pending entries (plus three bad ones) in a general-purpose log: integrate appends
 /// the valid ones in one commit and leaves the bad ones, the log verifies, the monitor follows.
 fn many_pending(n: usize) {

@@ -387,13 +387,16 @@ fn check_verdict(repro: &Reproduction, release: &Release) -> Result<(), EntryErr
     }
 }
 
-/// Releases that reproductions named and that passed [`check_release_ref`], by leaf hash, with
-/// their exact bytes. A release is reproduced by many rebuilders, and hashing and parsing it
-/// again for each costs as much as checking the reproduction's own signature. A hit is used
-/// only when the entry the log shows at the named index is byte for byte the remembered one,
-/// so the memo never changes a verdict, whichever log or lookup it is used with.
+/// Releases already parsed, with their exact bytes: those validated as entries and those that
+/// reproductions named. A release is reproduced by many rebuilders, and hashing and parsing it
+/// again for each costs as much as checking the reproduction's own signature. A remembered
+/// release is used only when the entry the log shows at the named index is byte for byte the
+/// remembered one, and its hashes are computed from those bytes, so the memo never changes a
+/// verdict, whichever log or lookup it is used with.
 ///
-/// Bounded: emptied when it holds [`RELEASE_MEMO_BYTES`] of entries.
+/// Keyed by the last [`MEMO_KEY_BYTES`] bytes of the entry (they hold the envelope's
+/// signature): a cheap key, whose collisions cost only a miss. Bounded: emptied when it holds
+/// [`RELEASE_MEMO_BYTES`] of entries.
 #[derive(Default)]
 struct ReleaseMemo {
     map: std::sync::Mutex<ReleaseMap>,
@@ -401,59 +404,89 @@ struct ReleaseMemo {
 
 #[derive(Default)]
 struct ReleaseMap {
-    by_leaf: std::collections::HashMap<merkle::Hash, std::sync::Arc<CheckedRelease>>,
+    by_tail: std::collections::HashMap<Vec<u8>, std::sync::Arc<KnownRelease>>,
     bytes: usize,
 }
 
-/// A release entry's bytes, their SHA-256 and the parsed release.
-struct CheckedRelease {
+/// A release entry's bytes, the parsed release, and (once a reproduction needed them) the
+/// bytes' leaf hash and SHA-256.
+struct KnownRelease {
     bytes: Vec<u8>,
-    sha256: [u8; 32],
     release: Release,
+    hashes: std::sync::OnceLock<(merkle::Hash, [u8; 32])>,
 }
 
+/// Bytes at the end of an entry that key the release memo.
+const MEMO_KEY_BYTES: usize = 128;
 /// Entry bytes the release memo holds at most (a few hundred typical releases).
 const RELEASE_MEMO_BYTES: usize = 4 << 20;
 
+fn memo_key(entry: &[u8]) -> &[u8] {
+    entry
+        .get(entry.len().saturating_sub(MEMO_KEY_BYTES)..)
+        .unwrap_or(entry)
+}
+
 impl ReleaseMemo {
     /// The release `repro` names, given the bytes `release_entry` the log holds at its index:
-    /// what [`check_release_ref`] returns, remembered.
+    /// what [`check_release_ref`] returns (or fails with), remembered.
     fn check(
         &self,
         repro: &Reproduction,
         release_entry: Vec<u8>,
         origin: &str,
-    ) -> Result<std::sync::Arc<CheckedRelease>, EntryError> {
+    ) -> Result<std::sync::Arc<KnownRelease>, EntryError> {
         let r = &repro.release;
-        let hit = self.lock().by_leaf.get(&r.leaf_hash).cloned();
+        let hit = self.lock().by_tail.get(memo_key(&release_entry)).cloned();
         if let Some(known) = hit.filter(|k| k.bytes == release_entry) {
-            // Same bytes: same leaf hash (the key) and SHA-256, and the same release.
+            // The same bytes: the same release; the same checks, in the same order.
             if r.origin != origin {
                 return Err(EntryError::OriginMismatch {
                     expected: origin.to_string(),
                     got: r.origin.clone(),
                 });
             }
-            if known.sha256 != r.entry_sha256 {
+            let (leaf, sha256) = known
+                .hashes
+                .get_or_init(|| (merkle::leaf_hash(&known.bytes), entry_sha256(&known.bytes)));
+            if *leaf != r.leaf_hash {
+                return Err(EntryError::LeafHashMismatch(r.index));
+            }
+            if *sha256 != r.entry_sha256 {
                 return Err(EntryError::EntryDigestMismatch(r.index));
             }
             return Ok(known);
         }
         let release = check_release_ref(repro, &release_entry, origin)?;
-        let checked = std::sync::Arc::new(CheckedRelease {
-            sha256: r.entry_sha256,
+        let known = KnownRelease {
+            hashes: std::sync::OnceLock::from((r.leaf_hash, r.entry_sha256)),
             bytes: release_entry,
             release,
+        };
+        Ok(self.insert(known))
+    }
+
+    /// Remembers `release`, parsed from the entry `bytes`.
+    fn remember(&self, bytes: &[u8], release: &Release) {
+        self.insert(KnownRelease {
+            bytes: bytes.to_vec(),
+            release: release.clone(),
+            hashes: std::sync::OnceLock::new(),
         });
+    }
+
+    fn insert(&self, known: KnownRelease) -> std::sync::Arc<KnownRelease> {
+        let known = std::sync::Arc::new(known);
         let mut map = self.lock();
-        if map.bytes + checked.bytes.len() > RELEASE_MEMO_BYTES {
+        if map.bytes + known.bytes.len() > RELEASE_MEMO_BYTES {
             *map = ReleaseMap::default();
         }
-        map.bytes += checked.bytes.len();
-        if let Some(old) = map.by_leaf.insert(r.leaf_hash, checked.clone()) {
+        map.bytes += known.bytes.len();
+        let key = memo_key(&known.bytes).to_vec();
+        if let Some(old) = map.by_tail.insert(key, known.clone()) {
             map.bytes -= old.bytes.len();
         }
-        Ok(checked)
+        known
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ReleaseMap> {
@@ -508,12 +541,15 @@ impl FwlogEntries {
         let parsed = parse_entry(entry)?;
         let signer = parsed.signer.name().to_string();
         let summary = match &parsed.entry {
-            Entry::Release(r) => format!(
-                "release {} {} by {signer} ({} artifacts)",
-                r.firmware_name,
-                r.version,
-                r.artifacts.len()
-            ),
+            Entry::Release(r) => {
+                self.releases.remember(entry, r);
+                format!(
+                    "release {} {} by {signer} ({} artifacts)",
+                    r.firmware_name,
+                    r.version,
+                    r.artifacts.len()
+                )
+            }
             Entry::Reproduction(repro) => {
                 let index = repro.release.index;
                 let size = log.size();
@@ -1484,12 +1520,35 @@ mod tests {
         assert_eq!(check(&good, &forked), Err(E::LeafHashMismatch(1)));
         let mut bad_sha = good.clone();
         bad_sha.release.entry_sha256[0] ^= 1;
-        for (r, log) in [(&good, &log), (&good, &forked), (&bad_sha, &log)] {
+        let mut bad_leaf = good.clone();
+        bad_leaf.release.leaf_hash.0[0] ^= 1;
+        let mut elsewhere = good.clone();
+        elsewhere.release.origin = "example.org/other-log".into();
+        for (r, log) in [
+            (&good, &log),
+            (&good, &forked),
+            (&bad_sha, &log),
+            (&bad_leaf, &log),
+            (&elsewhere, &log),
+        ] {
             let cold = FwlogEntries::new(ORIGIN);
             let entry = r.sign(&rebuilder()).unwrap();
             assert_eq!(
                 v.check(&entry, log).map(|(_, s)| s),
                 cold.check(&entry, log).map(|(_, s)| s)
+            );
+        }
+
+        // A validator that met the release only as an entry (hashes not yet computed).
+        for r in [&good, &bad_sha, &bad_leaf, &elsewhere] {
+            let seen = FwlogEntries::new(ORIGIN);
+            seen.check(&release, &log).unwrap();
+            let entry = r.sign(&rebuilder()).unwrap();
+            assert_eq!(
+                seen.check(&entry, &log).map(|(_, s)| s),
+                FwlogEntries::new(ORIGIN)
+                    .check(&entry, &log)
+                    .map(|(_, s)| s)
             );
         }
 
