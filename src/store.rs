@@ -35,7 +35,10 @@ pub const DEFAULT_BRANCH: &str = "fwlog";
 /// tree is left alone unless they set it (`git config fwlog.syncWorktree true`).
 pub const SYNC_WORKTREE_CONFIG: &str = "fwlog.syncWorktree";
 /// Above this many pack files, appends run `git repack --geometric=2` (when git is installed)
-/// so that object lookups do not slow down with the number of appends.
+/// so that object lookups do not slow down with the number of appends. The higher, the less
+/// data repacks copy (by a simulation of git's geometric split over 1000 appends: 3.9 times
+/// the data at 16 packs, 2.0 at 64) and the more packs a lookup may search (git's own
+/// `gc.autoPackLimit` is 50).
 pub const REPACK_THRESHOLD: usize = 64;
 /// First line of `log-info`.
 pub const INFO_HEADER: &str = "fwlog-log/v1";
