@@ -844,7 +844,7 @@ impl LogStore {
         retries: usize,
         index: &mut LeafIndex,
     ) -> Result<Option<AppendOutcome>> {
-        // Everything this attempt writes is buffered, then lands in one pack (see flush_pack).
+        // Everything this attempt writes lands in one pack (see prepare_pack).
         let odb = self.repo.odb()?;
         let mempack = odb.add_new_mempack_backend(1000)?;
         let snap = self.head()?;
@@ -911,8 +911,9 @@ impl LogStore {
         // only once the branch has moved, else dropped.
         let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
         let planned_size = old_size + fresh.len() as u64;
-        let (decide, decision) = std::sync::mpsc::channel::<Option<Hash>>();
         let committed = std::thread::scope(|s| {
+            // Created here so that a panic below drops the sender and frees the recorder.
+            let (decide, decision) = std::sync::mpsc::channel::<Option<Hash>>();
             let leaves = &leaves;
             let recorder = s.spawn(move || {
                 // A failure to record only costs the next sync a catch-up.
