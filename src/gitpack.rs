@@ -159,10 +159,7 @@ pub fn prepare_pack(
     let names: Vec<Oid> = objects.iter().map(|(o, _, _)| *o).collect();
     let pack = build_pack(&parts)?;
     let idx = build_index(&pack, &names)?;
-    let hex: String = pack.bytes[pack.bytes.len() - 20..]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex::encode(&pack.bytes[pack.bytes.len() - 20..]);
     let temp = |data: &[u8]| -> std::io::Result<tempfile::NamedTempFile> {
         let mut f = tempfile::Builder::new()
             .prefix("tmp_pack_")

@@ -951,7 +951,6 @@ impl LogStore {
     /// Validation (signature checks, on the thread pool) and building the commit and its pack
     /// (mostly one thread, and disk waits) overlap; the pack is published only once every entry
     /// passed. The checker reads the log through its own repository handle.
-    #[allow(clippy::too_many_arguments)]
     fn validate_and_commit(
         &self,
         key: &SignerKey,

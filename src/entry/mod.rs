@@ -1518,6 +1518,12 @@ mod tests {
         let other_release = other.sign(&vendor()).unwrap();
         let forked = MemLog(vec![b"not an entry".to_vec(), other_release]);
         assert_eq!(check(&good, &forked), Err(E::LeafHashMismatch(1)));
+        // Bytes that end like the remembered release (its memo key) but differ earlier.
+        let mut altered = release.clone();
+        altered[40] ^= 0x01;
+        assert!(release.len() > 40 + MEMO_KEY_BYTES);
+        let tampered = MemLog(vec![b"not an entry".to_vec(), altered]);
+        assert_eq!(check(&good, &tampered), Err(E::LeafHashMismatch(1)));
         let mut bad_sha = good.clone();
         bad_sha.release.entry_sha256[0] ^= 1;
         let mut bad_leaf = good.clone();
@@ -1527,6 +1533,7 @@ mod tests {
         for (r, log) in [
             (&good, &log),
             (&good, &forked),
+            (&good, &tampered),
             (&bad_sha, &log),
             (&bad_leaf, &log),
             (&elsewhere, &log),
