@@ -160,6 +160,8 @@ pub fn prepare_pack(
     let pack = build_pack(&parts)?;
     let idx = build_index(&pack, &names)?;
     let hex = hex::encode(&pack.bytes[pack.bytes.len() - 20..]);
+    // Git creates `objects/pack` on demand too; a repository may lack it.
+    std::fs::create_dir_all(pack_dir)?;
     let temp = |data: &[u8]| -> std::io::Result<tempfile::NamedTempFile> {
         let mut f = tempfile::Builder::new()
             .prefix("tmp_pack_")
@@ -351,10 +353,13 @@ mod tests {
         }
     }
 
-    /// A pack dropped before it is published leaves no file behind.
+    /// A pack dropped before it is published leaves no file behind; a missing pack directory
+    /// is created.
     #[test]
     fn unpublished_pack_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let dir = tempfile::TempDir::new_in(parent.path()).unwrap();
+        std::fs::remove_dir(dir.path()).unwrap();
         let objects = sample_objects();
         let refs: Vec<(Oid, ObjectType, &[u8])> = objects
             .iter()
