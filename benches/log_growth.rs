@@ -12,7 +12,7 @@
 //!
 //! Measured:
 //! 1. sustained batch-append throughput (`LogStore::append`), per batch, overall and per decade
-//!    of log size;
+//!    of log size, and where a batch's time goes (`AppendOutcome::phases`, means per decade);
 //! 2. at log-spaced measuring points (1k, 2k, 5k, … 1M, and the final size): the median of 5
 //!    single-entry appends in-process, and at 1k, 100k and 1M (or the final size) a
 //!    `fwlog log append` process of 1 and of 1000 entries;
@@ -66,7 +66,7 @@ use fwlog::entry::{
     self, Artifact, Environment, FwlogEntries, ObtainedArtifact, Release, Reproduction, Verdict,
 };
 use fwlog::note::{SignerKey, VerifierKey};
-use fwlog::store::{AnyEntry, EntrySchema, LogStore, NewEntry, DEFAULT_BRANCH};
+use fwlog::store::{AnyEntry, EntrySchema, LogStore, NewEntry, APPEND_PHASES, DEFAULT_BRANCH};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256, Sha384};
@@ -1085,6 +1085,8 @@ struct Batch {
     size_before: u64,
     n: u64,
     secs: f64,
+    /// `AppendOutcome::phases`, in seconds.
+    phases: Vec<(&'static str, f64)>,
 }
 
 /// Everything measured at one measuring point.
@@ -1330,7 +1332,7 @@ impl Bench {
     }
 
     /// Appends `entries` (indexes from `self.size`) in-process; returns seconds.
-    fn append(&mut self, entries: Vec<Vec<u8>>) -> f64 {
+    fn append(&mut self, entries: Vec<Vec<u8>>) -> (f64, Vec<(&'static str, f64)>) {
         let first = self.size;
         let n = entries.len() as u64;
         self.stats.add(first, &entries);
@@ -1352,7 +1354,12 @@ impl Bench {
         assert_eq!(out.old_size, first, "log size moved under the bench");
         assert_eq!(out.new_size, first + n, "duplicates in generated entries");
         self.size = out.new_size;
-        secs
+        let phases = out
+            .phases
+            .iter()
+            .map(|(name, took)| (*name, took.as_secs_f64()))
+            .collect();
+        (secs, phases)
     }
 
     fn grow_batch(&mut self, n: u64) {
@@ -1365,11 +1372,12 @@ impl Bench {
             self.sig_samples.push(SigSample::parse(e));
         }
         let size_before = self.size;
-        let secs = self.append(entries);
+        let (secs, phases) = self.append(entries);
         self.batches.push(Batch {
             size_before,
             n,
             secs,
+            phases,
         });
     }
 
@@ -1512,7 +1520,7 @@ impl Bench {
         // Single-entry appends in-process.
         for _ in 0..SINGLES {
             let e = self.generate(1);
-            let secs = self.append(e);
+            let (secs, _) = self.append(e);
             p.single_ms.push(secs * 1e3);
         }
         // `fwlog log append` processes.
@@ -1598,6 +1606,44 @@ fn batch_range(batches: &[Batch], lo: u64, hi: u64) -> Option<(f64, usize, f64)>
     let secs: f64 = sel.iter().map(|b| b.secs).sum();
     let ms: Vec<f64> = sel.iter().map(|b| b.secs * 1e3).collect();
     Some((rate(n, secs), sel.len(), median(&ms)))
+}
+
+/// The log-size ranges of the batch tables: 0–1k, 1k–10k, … up to `final_size`.
+fn decades(final_size: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let (mut lo, mut hi) = (0u64, 1000u64);
+    while lo < final_size {
+        out.push((lo, hi));
+        lo = hi;
+        hi *= 10;
+    }
+    out
+}
+
+/// Mean milliseconds of each append phase (`fwlog::store::APPEND_PHASES`) over the batches
+/// that started in `lo..hi`. Means, not medians, so that repacks (a few long ones) count and
+/// the phases add up to the mean batch (`validate` and `build` overlap: `validate+build` is
+/// their wall time).
+fn phase_means(batches: &[Batch], lo: u64, hi: u64) -> Option<Vec<f64>> {
+    let sel: Vec<&Batch> = batches
+        .iter()
+        .filter(|b| b.size_before >= lo && b.size_before < hi && !b.phases.is_empty())
+        .collect();
+    if sel.is_empty() {
+        return None;
+    }
+    let means = APPEND_PHASES
+        .iter()
+        .map(|phase| {
+            let ms: Vec<f64> = sel
+                .iter()
+                .filter_map(|b| b.phases.iter().find(|(n, _)| n == phase))
+                .map(|(_, secs)| secs * 1e3)
+                .collect();
+            ms.iter().sum::<f64>() / ms.len().max(1) as f64
+        })
+        .collect();
+    Some(means)
 }
 
 /// Batch throughput in log-spaced bins (`per_decade` a decade) of the log size each batch grew
@@ -2340,9 +2386,7 @@ fn main() {
 
     // Sustained throughput.
     let mut rows = Vec::new();
-    let mut lo = 0u64;
-    let mut hi = 1000u64;
-    while lo < final_size {
+    for (lo, hi) in decades(final_size) {
         if let Some((eps, n, med)) = batch_range(&bench.batches, lo, hi) {
             rows.push(vec![
                 format!("{}–{}", short(lo as f64), short(hi as f64)),
@@ -2351,8 +2395,6 @@ fn main() {
                 format!("{med:.0}"),
             ]);
         }
-        lo = hi;
-        hi *= 10;
     }
     let all_n: u64 = bench.batches.iter().map(|b| b.n).sum();
     let all_secs: f64 = bench.batches.iter().map(|b| b.secs).sum();
@@ -2366,6 +2408,22 @@ fn main() {
     print_table(
         &format!("1. sustained batch append (LogStore::append, batches of {}), by log size before the batch", cfg.batch),
         &["log size", "batches", "entries/s", "median ms/batch"],
+        &rows,
+    );
+    let rows: Vec<Vec<String>> = decades(final_size)
+        .into_iter()
+        .filter_map(|(lo, hi)| {
+            let means = phase_means(&bench.batches, lo, hi)?;
+            let mut row = vec![format!("{}–{}", short(lo as f64), short(hi as f64))];
+            row.extend(means.iter().map(|ms| format!("{ms:.1}")));
+            Some(row)
+        })
+        .collect();
+    let mut header = vec!["log size"];
+    header.extend(APPEND_PHASES);
+    print_table(
+        "   where a batch's time goes: mean ms per phase (AppendOutcome::phases; validate and build run side by side, validate+build is their wall time)",
+        &header,
         &rows,
     );
 
@@ -2647,6 +2705,18 @@ fn main() {
         },
         "batches": bench.batches.iter().map(|b| json!([b.size_before, b.n, b.secs])).collect::<Vec<_>>(),
         "batches_columns": ["size_before", "entries", "seconds"],
+        "batch_phases_mean_ms": decades(final_size)
+            .into_iter()
+            .filter_map(|(lo, hi)| {
+                let means = phase_means(&bench.batches, lo, hi)?;
+                let phases: serde_json::Map<String, Value> = APPEND_PHASES
+                    .iter()
+                    .zip(means)
+                    .map(|(name, ms)| (name.to_string(), json!(ms)))
+                    .collect();
+                Some(json!({"from": lo, "to": hi, "phases": phases}))
+            })
+            .collect::<Vec<_>>(),
         "batch_append": {
             "entries_per_s": rate(all_n, all_secs),
             "median_ms": median(&all_ms),

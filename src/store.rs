@@ -587,7 +587,26 @@ pub struct AppendOutcome {
     pub commit: Option<Oid>,
     /// Retries caused by concurrent writers.
     pub retries: usize,
+    /// Wall time of each phase of the attempt that was committed, in order, for benchmarks:
+    /// [`APPEND_PHASES`].
+    pub phases: Vec<(&'static str, std::time::Duration)>,
 }
+
+/// The phases [`AppendOutcome::phases`] times: reading and checking the head and syncing the
+/// leaf index (`head`); duplicate lookups (`dedup`); validation and building the commit and its
+/// pack, which run side by side (`validate`, `build`, and the two together: `validate+build`);
+/// publishing the pack and moving the branch (`publish+ref`); the wait for the leaf index's
+/// record (`record`); keeping a checkout in step and repacking (`worktree+repack`).
+pub const APPEND_PHASES: [&str; 8] = [
+    "head",
+    "dedup",
+    "validate",
+    "build",
+    "validate+build",
+    "publish+ref",
+    "record",
+    "worktree+repack",
+];
 
 #[derive(Clone, Debug)]
 pub struct AppendedEntry {
@@ -602,6 +621,38 @@ pub struct NewEntry {
     pub name: String,
     pub bytes: Vec<u8>,
     pub pending_path: Option<String>,
+}
+
+/// The phase timer of an append ([`AppendOutcome::phases`]).
+struct Phases {
+    list: Vec<(&'static str, std::time::Duration)>,
+    clock: std::time::Instant,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            list: Vec::with_capacity(APPEND_PHASES.len()),
+            clock: std::time::Instant::now(),
+        }
+    }
+
+    /// Records the time since the last lap (or restart) as `name`.
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.list.push((name, now - self.clock));
+        self.clock = now;
+    }
+
+    /// Records a phase timed elsewhere.
+    fn push(&mut self, name: &'static str, took: std::time::Duration) {
+        self.list.push((name, took));
+    }
+
+    /// Restarts the lap clock without recording.
+    fn restart(&mut self) {
+        self.clock = std::time::Instant::now();
+    }
 }
 
 /// What [`LogStore::build_commit`] made: the commit, the log it holds, and its pack.
@@ -845,6 +896,7 @@ impl LogStore {
         index: &mut LeafIndex,
     ) -> Result<Option<AppendOutcome>> {
         // Everything this attempt writes lands in one pack (see prepare_pack).
+        let mut phases = Phases::start();
         let odb = self.repo.odb()?;
         let mempack = odb.add_new_mempack_backend(1000)?;
         let snap = self.head()?;
@@ -859,6 +911,7 @@ impl LogStore {
         snap.check_right_edge()?;
         let old_size = snap.size();
         index.sync(&snap)?;
+        phases.lap("head");
 
         // Deduplicate against the log and within the batch.
         let mut outcome = AppendOutcome {
@@ -907,6 +960,7 @@ impl LogStore {
             outcome.new_size = old_size;
             return Ok(Some(outcome));
         }
+        phases.lap("dedup");
         // The leaf index records the batch meanwhile, on its own thread; the record is committed
         // only once the branch has moved, else dropped.
         let leaves: Vec<Hash> = fresh.iter().map(|(_, leaf)| *leaf).collect();
@@ -921,14 +975,22 @@ impl LogStore {
                     decision.recv().ok().flatten()
                 });
             });
-            let committed =
-                self.validate_and_commit(key, &snap, &fresh, &pending_paths, validator, &odb);
+            let committed = self.validate_and_commit(
+                key,
+                &snap,
+                &fresh,
+                &pending_paths,
+                validator,
+                &mut phases,
+            );
+            phases.restart();
             let root = match &committed {
                 Ok(Some((_, root))) => Some(*root),
                 _ => None,
             };
             let _ = decide.send(root);
             let _ = recorder.join();
+            phases.lap("record");
             committed
         });
         let Some((commit, _)) = committed? else {
@@ -938,8 +1000,10 @@ impl LogStore {
         mempack.reset()?;
         self.follow_worktree();
         self.maybe_repack();
+        phases.lap("worktree+repack");
         outcome.new_size = new_size;
         outcome.commit = Some(commit);
+        outcome.phases = phases.list;
         Ok(Some(outcome))
     }
 
@@ -958,31 +1022,43 @@ impl LogStore {
         fresh: &[(&NewEntry, Hash)],
         pending_paths: &[&str],
         validator: &dyn EntryValidator,
-        odb: &git2::Odb<'_>,
+        phases: &mut Phases,
     ) -> Result<Option<(Oid, Hash)>> {
+        // The repository's object database, with this attempt's in-memory backend.
+        let odb = self.repo.odb()?;
         let checker = self.writer()?;
         let base = snap.commit.id();
+        let side_by_side = std::time::Instant::now();
         let (verdict, built) = std::thread::scope(|s| {
-            let check = s.spawn(move || -> Result<()> {
-                let snap = checker.snapshot(base)?;
-                validate_batch(&snap, fresh, validator)
+            let check = s.spawn(move || {
+                let started = std::time::Instant::now();
+                let verdict = checker
+                    .snapshot(base)
+                    .and_then(|snap| validate_batch(&snap, fresh, validator));
+                (verdict, started.elapsed())
             });
-            let built = self.build_commit(key, snap, fresh, pending_paths, odb);
-            let verdict = check.join().unwrap_or_else(|_| {
-                Err(StoreError::Io(std::io::Error::other(
-                    "the validation thread panicked",
-                )))
+            let started = std::time::Instant::now();
+            let built = self.build_commit(key, snap, fresh, pending_paths, &odb);
+            let build_time = started.elapsed();
+            let (verdict, validate_time) = check.join().unwrap_or_else(|_| {
+                let panicked = std::io::Error::other("the validation thread panicked");
+                (Err(StoreError::Io(panicked)), std::time::Duration::ZERO)
             });
+            phases.push("validate", validate_time);
+            phases.push("build", build_time);
             (verdict, built)
         });
+        phases.push("validate+build", side_by_side.elapsed());
         verdict?;
         let built = built?;
+        let started = std::time::Instant::now();
         built.pack.publish()?;
         odb.refresh()?;
         let new_size = built.new_size;
         if !self.swap_ref(base, built.commit, &format!("fwlog: size {new_size}"))? {
             return Ok(None);
         }
+        phases.push("publish+ref", started.elapsed());
         Ok(Some((built.commit, built.root)))
     }
 
@@ -1629,5 +1705,38 @@ impl EntryLookup for BatchLookup<'_, '_> {
                     size: self.size(),
                 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committed append reports every phase, in order; a batch of duplicates commits nothing
+    /// and reports none.
+    #[test]
+    fn append_reports_its_phases() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::generate("phases.example/log").unwrap();
+        let store = LogStore::init(
+            dir.path(),
+            DEFAULT_BRANCH,
+            "phases.example/log",
+            &key,
+            EntrySchema::Any,
+        )
+        .unwrap();
+        let entries: Vec<NewEntry> = (0..3)
+            .map(|i| NewEntry {
+                name: format!("e{i}"),
+                bytes: format!("entry {i}\n").into_bytes(),
+                pending_path: None,
+            })
+            .collect();
+        let out = store.append(&key, &entries, &AnyEntry).unwrap();
+        let names: Vec<&str> = out.phases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, APPEND_PHASES);
+        let again = store.append(&key, &entries, &AnyEntry).unwrap();
+        assert!(again.commit.is_none() && again.phases.is_empty());
     }
 }
