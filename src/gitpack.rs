@@ -27,12 +27,6 @@ use sha1::{Digest as _, Sha1};
 /// zlib level of appended objects: the fastest (`git gc` later deltifies what it can).
 const LEVEL: u32 = 1;
 
-/// The pack holding `objects` (type and content), whole.
-pub fn pack_objects(objects: &[(ObjectType, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
-    let parts: Vec<(ObjectType, &[u8])> = objects.iter().map(|(k, d)| (*k, d.as_slice())).collect();
-    Ok(build_pack(&parts)?.bytes)
-}
-
 /// A pack in memory: its bytes (with the trailing SHA-1), and where each object starts and the
 /// CRC-32 of its packed bytes, in the order given.
 struct Pack {
@@ -250,10 +244,12 @@ mod tests {
             (ObjectType::Blob, big.clone()),
             (ObjectType::Blob, Vec::new()),
         ];
-        let pack = pack_objects(&objects).unwrap();
+        let parts: Vec<(ObjectType, &[u8])> =
+            objects.iter().map(|(k, d)| (*k, d.as_slice())).collect();
+        let pack = build_pack(&parts).unwrap();
         let odb = repo.odb().unwrap();
         let mut w = odb.packwriter().unwrap();
-        w.write_all(&pack).unwrap();
+        w.write_all(&pack.bytes).unwrap();
         w.commit().unwrap();
         for (_, data) in &objects {
             let oid = git2::Oid::hash_object(ObjectType::Blob, data).unwrap();
