@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`merkle`] | RFC 9162 §2.1 Merkle trees, inclusion and consistency proofs |
 //! | [`note`] | C2SP signed-note, Ed25519 keys in Go `note` string form |
+//! | [`ed25519`] | RFC 8032 Ed25519 verification, strict (canonical `S`, no small-order `R` or `A`) |
 //! | [`checkpoint`] | C2SP tlog-checkpoint |
 //! | [`cosignature`] | C2SP tlog-cosignature/v1 (witness cosignatures, type 0x04) |
 //! | [`tiles`] | C2SP tlog-tiles: paths, tile maths, entry bundles |
@@ -22,6 +23,7 @@ pub mod bundle;
 pub mod catalog;
 pub mod checkpoint;
 pub mod cosignature;
+pub mod ed25519;
 pub mod entry;
 pub mod fsutil;
 pub mod gitpack;

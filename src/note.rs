@@ -32,7 +32,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -156,12 +156,9 @@ fn wipe(buf: &mut [u8]) {
 }
 
 /// RFC 8032 Ed25519 verification with canonical `S` and no small-order `R` or key.
+/// See [`crate::ed25519`].
 pub(crate) fn ed25519_verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
-    let Ok(bytes) = <[u8; ED25519_SIGNATURE_SIZE]>::try_from(sig) else {
-        return false;
-    };
-    key.verify_strict(msg, &Signature::from_bytes(&bytes))
-        .is_ok()
+    crate::ed25519::verify_strict(key, msg, sig)
 }
 
 /// Anything that can check one signature line's blob (the bytes after the 4-byte key id).
@@ -303,7 +300,15 @@ impl Verifier for VerifierKey {
     /// Plain Ed25519 over `msg` for type 0x01 keys (`sig` must be exactly 64 bytes). Always
     /// false for type 0x04 keys: wrap those in [`crate::cosignature::CosignatureVerifier`].
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        self.alg == ALG_ED25519 && ed25519_verify(&self.key, msg, sig)
+        self.verify_parts(&[msg], sig)
+    }
+}
+
+impl VerifierKey {
+    /// [`Verifier::verify`] over the concatenation of `msg_parts`, for signed messages that
+    /// are a header and a body (DSSE's PAE) without copying them into one buffer.
+    pub fn verify_parts(&self, msg_parts: &[&[u8]], sig: &[u8]) -> bool {
+        self.alg == ALG_ED25519 && crate::ed25519::verify_strict_parts(&self.key, msg_parts, sig)
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::statement::Obj;
 use super::{EntryError, MAX_ENTRY_BYTES, PAYLOAD_TYPE};
 use crate::b64;
-use crate::note::{self, SignerKey, Verifier as _, VerifierKey};
+use crate::note::{self, SignerKey, VerifierKey};
 
 /// `VerifierKey::parse`, remembered. A log's entries are signed by a handful of keys, and
 /// parsing one (decompressing its point) costs a tenth of checking a signature. Parsing is a
@@ -52,15 +52,16 @@ const KEY_MEMO_LEN: usize = 512;
 /// The DSSE pre-authentication encoding:
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        body.len()
-    );
+    let head = pae_head(payload_type, body.len());
     let mut out = Vec::with_capacity(head.len() + body.len());
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// [`pae`] up to the body: `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP`.
+fn pae_head(payload_type: &str, body_len: usize) -> String {
+    format!("DSSEv1 {} {payload_type} {body_len} ", payload_type.len())
 }
 
 /// One envelope signature.
@@ -161,7 +162,8 @@ impl Envelope {
         if key.alg() != note::ALG_ED25519 {
             return Err(EntryError::KeyType(key.alg()));
         }
-        if !key.verify(&pae(&self.payload_type, &self.payload), &sig.sig) {
+        let head = pae_head(&self.payload_type, self.payload.len());
+        if !key.verify_parts(&[head.as_bytes(), &self.payload], &sig.sig) {
             return Err(EntryError::BadSignature(key.name().to_string()));
         }
         Ok(key)
