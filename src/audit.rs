@@ -669,6 +669,13 @@ fn check_tiles(
         size,
         cache: Mutex::new(BundleCache::default()),
     };
+    // This thread reads and checks while the pool validates, and sleeps most of the time: the
+    // pool gets one thread more than the global one so that every core stays busy (with only
+    // as many as cores, measured: 1.81 cores busy and 9 % more time on 2 cores).
+    let local = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads() + 1)
+        .build()
+        .ok();
     let mut next = 0;
     let mut current = read_chunk(snap, &bundles, &mut next);
     // The chunk validated in the previous round, with its results, not yet fed to the check.
@@ -679,7 +686,7 @@ fn check_tiles(
         let mut upcoming = Vec::new();
         // The body runs on this thread (it holds the git2 handles); the spawned validation runs
         // on the pool meanwhile, and the scope ends when both are done.
-        rayon::in_place_scope(|s| {
+        in_place_scope(local.as_ref(), |s| {
             if !current.is_empty() {
                 let lookup = ChunkLookup {
                     chunk: &current,
@@ -755,6 +762,17 @@ fn check_tiles(
         }
     }
     Ok(checked)
+}
+
+/// `rayon::in_place_scope` on `pool`, or on the global pool.
+fn in_place_scope<'scope, OP, R>(pool: Option<&rayon::ThreadPool>, op: OP) -> R
+where
+    OP: FnOnce(&rayon::Scope<'scope>) -> R,
+{
+    match pool {
+        Some(pool) => pool.in_place_scope(op),
+        None => rayon::in_place_scope(op),
+    }
 }
 
 /// Reads a hash tile as stored; `None` when absent or malformed (reported by `compare_tile`).

@@ -284,10 +284,7 @@ pub fn check_digest(alg: &str, value: &str) -> Result<(), EntryError> {
     {
         return Err(bad("algorithm name must match [a-z0-9-]+"));
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !is_lower_hex(value.as_bytes()) {
         return Err(bad("value must be lowercase hex"));
     }
     match KNOWN_DIGESTS.iter().find(|(name, _)| *name == alg) {
@@ -299,17 +296,45 @@ pub fn check_digest(alg: &str, value: &str) -> Result<(), EntryError> {
     }
 }
 
+/// The value of each lowercase hex digit; `0xff` for every other byte. Digests are a good part
+/// of every statement, so they are checked and decoded in one table-driven pass.
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Whether every byte is a lowercase hex digit.
+fn is_lower_hex(s: &[u8]) -> bool {
+    s.iter().all(|&b| LOWER_HEX[usize::from(b)] != 0xff)
+}
+
 /// Decodes exactly `2·N` lowercase hex digits.
 pub fn lower_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
-    hex::decode_to_slice(s, &mut out).ok()?;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let &[hi, lo] = pair else {
+            return None;
+        };
+        let (hi, lo) = (LOWER_HEX[usize::from(hi)], LOWER_HEX[usize::from(lo)]);
+        if (hi | lo) & 0xf0 != 0 {
+            return None;
+        }
+        *o = hi << 4 | lo;
+    }
     Some(out)
 }
 
@@ -568,6 +593,22 @@ mod tests {
                 matches!(check_digest(alg, &value), Err(EntryError::Digest { .. })),
                 "{alg} {value}"
             );
+        }
+        // Every byte pair, against the definition.
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let lower = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                let want = (lower(a) && lower(b)).then(|| {
+                    let v = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                    [v(a) << 4 | v(b)]
+                });
+                let pair = [a, b];
+                let got = std::str::from_utf8(&pair).ok().and_then(lower_hex::<1>);
+                if std::str::from_utf8(&pair).is_ok() {
+                    assert_eq!(got, want, "{a:#x} {b:#x}");
+                }
+                assert_eq!(is_lower_hex(&pair), want.is_some());
+            }
         }
         assert_eq!(lower_hex::<2>("00ff"), Some([0, 255]));
         assert_eq!(lower_hex::<2>("00FF"), None);
