@@ -65,7 +65,7 @@ pub fn index_path(git_dir: &Path, refname: &str) -> PathBuf {
         .join(format!("leaves-{}.redb", branch_id(refname)))
 }
 
-fn branch_id(refname: &str) -> String {
+pub(crate) fn branch_id(refname: &str) -> String {
     hex::encode(&Sha256::digest(refname.as_bytes())[..8])
 }
 

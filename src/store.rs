@@ -576,6 +576,30 @@ fn read_entry_blob(
 /// A file under `pending/`: its path, and its bytes or why it cannot be logged as is.
 pub type PendingEntry = (String, std::result::Result<Vec<u8>, String>);
 
+/// A run of appends by one writer ([`LogStore::append_session`]), for writers that append
+/// batch after batch (a log server, an import). [`LogStore::append`] opens the duplicate index
+/// and closes it again, and closing makes it durable (about 4 ms at 50k entries and 11 ms at
+/// 300k, measured); a session opens it once and closes it when dropped. It holds the branch's
+/// writer lock meanwhile, so other writers wait. Each append is otherwise exactly
+/// [`LogStore::append`]: the index is checked against the branch head before every use.
+pub struct AppendSession<'s> {
+    store: &'s LogStore,
+    index: LeafIndex,
+}
+
+impl AppendSession<'_> {
+    /// [`LogStore::append`], with the session's open index.
+    pub fn append(
+        &mut self,
+        key: &SignerKey,
+        entries: &[NewEntry],
+        validator: &dyn EntryValidator,
+    ) -> Result<AppendOutcome> {
+        self.store
+            .append_with(key, entries, validator, &mut self.index)
+    }
+}
+
 /// What an append did.
 #[derive(Clone, Debug, Default)]
 pub struct AppendOutcome {
@@ -862,18 +886,37 @@ impl LogStore {
         entries: &[NewEntry],
         validator: &dyn EntryValidator,
     ) -> Result<AppendOutcome> {
+        // Held across retries: appenders through this repository take turns.
+        let mut index = LeafIndex::open(self.repo.path(), &self.refname)?;
+        self.append_with(key, entries, validator, &mut index)
+    }
+
+    /// Opens an [`AppendSession`]: appends that keep the duplicate index open between them.
+    /// Waits for other writers of the branch, and keeps them waiting until it is dropped.
+    pub fn append_session(&self) -> Result<AppendSession<'_>> {
+        Ok(AppendSession {
+            store: self,
+            index: LeafIndex::open(self.repo.path(), &self.refname)?,
+        })
+    }
+
+    fn append_with(
+        &self,
+        key: &SignerKey,
+        entries: &[NewEntry],
+        validator: &dyn EntryValidator,
+        index: &mut LeafIndex,
+    ) -> Result<AppendOutcome> {
         for e in entries {
             check_entry_size(&e.bytes).map_err(|reason| StoreError::InvalidEntry {
                 name: e.name.clone(),
                 reason,
             })?;
         }
-        // Held across retries: appenders through this repository take turns.
-        let mut index = LeafIndex::open(self.repo.path(), &self.refname)?;
         let mut retries = 0;
         loop {
             let writer = self.writer()?;
-            match writer.try_append(key, entries, validator, retries, &mut index)? {
+            match writer.try_append(key, entries, validator, retries, index)? {
                 Some(outcome) => return Ok(outcome),
                 None if retries < CAS_RETRIES => {
                     retries += 1;
@@ -1738,5 +1781,59 @@ mod tests {
         assert_eq!(names, APPEND_PHASES);
         let again = store.append(&key, &entries, &AnyEntry).unwrap();
         assert!(again.commit.is_none() && again.phases.is_empty());
+    }
+
+    /// A session appends what plain appends do (same tree, same duplicates found), holds the
+    /// writer lock while it lives, and leaves an index plain appends keep using.
+    #[test]
+    fn append_session_is_plain_appends_with_the_index_kept_open() {
+        let key = SignerKey::generate("session.example/log").unwrap();
+        let batch = |from: u32, to: u32| -> Vec<NewEntry> {
+            (from..to)
+                .map(|i| NewEntry {
+                    name: format!("e{i}"),
+                    bytes: format!("entry {i}\n").into_bytes(),
+                    pending_path: None,
+                })
+                .collect()
+        };
+        let init = |dir: &Path| {
+            LogStore::init(
+                dir,
+                DEFAULT_BRANCH,
+                "session.example/log",
+                &key,
+                EntrySchema::Any,
+            )
+            .unwrap()
+        };
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (plain, sessioned) = (init(a.path()), init(b.path()));
+        let batches = [batch(0, 300), batch(250, 600), batch(0, 10)];
+        let mut session = sessioned.append_session().unwrap();
+        for entries in &batches {
+            let p = plain.append(&key, entries, &AnyEntry).unwrap();
+            let s = session.append(&key, entries, &AnyEntry).unwrap();
+            let dup = |o: &AppendOutcome| -> Vec<(u64, bool)> {
+                o.entries.iter().map(|e| (e.index, e.duplicate)).collect()
+            };
+            assert_eq!(dup(&p), dup(&s));
+            assert_eq!(p.new_size, s.new_size);
+        }
+        assert_eq!(
+            plain.head().unwrap().root(),
+            sessioned.head().unwrap().root()
+        );
+        // Other writers wait while the session lives.
+        let lock = sessioned.repo.path().join("fwlog").join(format!(
+            "writer-{}.lock",
+            crate::leaf_index::branch_id(&sessioned.refname)
+        ));
+        assert!(crate::fsutil::lock_file(&lock, false).unwrap().is_none());
+        drop(session);
+        assert!(crate::fsutil::lock_file(&lock, false).unwrap().is_some());
+        // The index the session kept still finds what it recorded.
+        let again = sessioned.append(&key, &batch(590, 600), &AnyEntry).unwrap();
+        assert!(again.commit.is_none() && again.entries.iter().all(|e| e.duplicate));
     }
 }
