@@ -13,6 +13,8 @@
 //! verifier key string, base64 must be canonical standard base64 (DSSE also allows URL-safe),
 //! and exactly one signature is accepted ([`Envelope::verify`]).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::statement::Obj;
@@ -84,20 +86,26 @@ pub struct Envelope {
     pub signatures: Vec<Signature>,
 }
 
+/// The envelope as parsed: strings borrowed from the input unless they hold JSON escapes, so
+/// that the base64 payload (most of an entry) is not copied before it is decoded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireEnvelope {
-    #[serde(rename = "payloadType")]
-    payload_type: String,
-    payload: String,
-    signatures: Vec<Obj<WireSignature>>,
+struct WireEnvelope<'a> {
+    #[serde(rename = "payloadType", borrow)]
+    payload_type: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+    #[serde(borrow)]
+    signatures: Vec<Obj<WireSignature<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireSignature {
-    keyid: String,
-    sig: String,
+struct WireSignature<'a> {
+    #[serde(borrow)]
+    keyid: Cow<'a, str>,
+    #[serde(borrow)]
+    sig: Cow<'a, str>,
 }
 
 impl Envelope {
@@ -120,13 +128,13 @@ impl Envelope {
             .map(|Obj(s)| {
                 let sig = b64::decode_canonical(&s.sig).map_err(|_| EntryError::Base64("sig"))?;
                 Ok(Signature {
-                    keyid: s.keyid,
+                    keyid: s.keyid.into_owned(),
                     sig,
                 })
             })
             .collect::<Result<Vec<_>, EntryError>>()?;
         Ok(Envelope {
-            payload_type: wire.payload_type,
+            payload_type: wire.payload_type.into_owned(),
             payload,
             signatures,
         })
@@ -302,6 +310,27 @@ mod tests {
         assert!(matches!(other.verify(), Err(EntryError::PayloadType(_))));
         other.payload_type = PAYLOAD_TYPE.into();
         assert!(matches!(other.verify(), Err(EntryError::BadSignature(_))));
+    }
+
+    #[test]
+    fn escaped_strings_parse_as_their_unescaped_text() {
+        let env = Envelope::sign(PAYLOAD_TYPE, b"body \xff\xfe", &key());
+        let plain = String::from_utf8(env.to_bytes()).unwrap();
+        // Escape one character of every string: the parser then cannot borrow the input.
+        let mut escaped = plain.clone();
+        for field in [
+            "\"payloadType\":\"",
+            "\"payload\":\"",
+            "\"keyid\":\"",
+            "\"sig\":\"",
+        ] {
+            let at = escaped.find(field).unwrap() + field.len();
+            let c = escaped[at..].chars().next().unwrap();
+            escaped.replace_range(at..at + c.len_utf8(), &format!("\\u{:04x}", c as u32));
+        }
+        assert_ne!(escaped, plain);
+        assert_eq!(Envelope::parse(escaped.as_bytes()).unwrap(), env);
+        assert_eq!(Envelope::parse(plain.as_bytes()).unwrap(), env);
     }
 
     #[test]

@@ -255,15 +255,19 @@ pub fn parse_statement(statement_bytes: &[u8]) -> Result<Entry, EntryError> {
     // One pass instead of two for what fwlog writes: when the text names a predicate type, try
     // that parser first. Its success is the answer (it checks the statement's head and its
     // `predicateType` too); on any failure the two-pass path below decides, errors included.
-    let names = |predicate: &str| {
-        let needle = format!("\"predicateType\":\"{predicate}\"");
-        memchr::memmem::find(statement_bytes, needle.as_bytes()).is_some()
-    };
-    if names(REPRODUCTION_PREDICATE) {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static FINDERS: LazyLock<[Finder<'static>; 2]> = LazyLock::new(|| {
+        [REPRODUCTION_PREDICATE, RELEASE_PREDICATE]
+            .map(|p| Finder::new(format!("\"predicateType\":\"{p}\"").as_bytes()).into_owned())
+    });
+    let [reproduction, release] = &*FINDERS;
+    let names = |finder: &Finder<'_>| finder.find(statement_bytes).is_some();
+    if names(reproduction) {
         if let Ok(r) = Reproduction::from_statement(statement_bytes) {
             return Ok(Entry::Reproduction(r));
         }
-    } else if names(RELEASE_PREDICATE) {
+    } else if names(release) {
         if let Ok(r) = Release::from_statement(statement_bytes) {
             return Ok(Entry::Release(r));
         }
