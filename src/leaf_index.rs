@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use redb::{Database, ReadableDatabase as _, TableDefinition};
 use sha2::{Digest as _, Sha256};
 use thiserror::Error;
@@ -192,18 +193,32 @@ impl LeafIndex {
     /// the table's key order.
     pub fn find_many(&self, snap: &Snapshot<'_>, leaves: &[Hash]) -> Result<Vec<Option<u64>>> {
         let mut found = vec![None; leaves.len()];
-        {
-            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-            let table = match tx.open_table(LEAVES) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(found),
-                Err(e) => return Err(self.err(e)),
-            };
-            let mut order: Vec<usize> = (0..leaves.len()).collect();
-            order.sort_unstable_by_key(|&k| leaves[k].0);
-            for k in order {
-                let got = table.get(&leaves[k].0).map_err(|e| self.err(e))?;
-                found[k] = got.map(|v| v.value());
+        let mut order: Vec<usize> = (0..leaves.len()).collect();
+        order.sort_unstable_by_key(|&k| leaves[k].0);
+        // One read transaction per pool thread, each over a run of the key order: the pool is
+        // otherwise idle while an append looks its batch up, and at 1M entries the lookups of
+        // a batch of 1000 took 5.6 ms on one thread.
+        let per_thread = order.len().div_ceil(rayon::current_num_threads()).max(256);
+        let runs: Vec<Vec<(usize, Option<u64>)>> = order
+            .par_chunks(per_thread)
+            .map(|run| -> Result<Vec<(usize, Option<u64>)>> {
+                let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+                let table = match tx.open_table(LEAVES) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                    Err(e) => return Err(self.err(e)),
+                };
+                run.iter()
+                    .map(|&k| {
+                        let got = table.get(&leaves[k].0).map_err(|e| self.err(e))?;
+                        Ok((k, got.map(|v| v.value())))
+                    })
+                    .collect()
+            })
+            .collect::<Result<_>>()?;
+        for (k, index) in runs.into_iter().flatten() {
+            if let Some(slot) = found.get_mut(k) {
+                *slot = index;
             }
         }
         let size = snap.size();
