@@ -595,9 +595,21 @@ impl AppendSession<'_> {
         entries: &[NewEntry],
         validator: &dyn EntryValidator,
     ) -> Result<AppendOutcome> {
+        check_entry_sizes(entries)?;
         self.store
             .append_with(key, entries, validator, &mut self.index)
     }
+}
+
+/// Every entry within the tile format's size limits, before any lock is taken.
+fn check_entry_sizes(entries: &[NewEntry]) -> Result<()> {
+    for e in entries {
+        check_entry_size(&e.bytes).map_err(|reason| StoreError::InvalidEntry {
+            name: e.name.clone(),
+            reason,
+        })?;
+    }
+    Ok(())
 }
 
 /// What an append did.
@@ -886,6 +898,7 @@ impl LogStore {
         entries: &[NewEntry],
         validator: &dyn EntryValidator,
     ) -> Result<AppendOutcome> {
+        check_entry_sizes(entries)?;
         // Held across retries: appenders through this repository take turns.
         let mut index = LeafIndex::open(self.repo.path(), &self.refname)?;
         self.append_with(key, entries, validator, &mut index)
@@ -907,12 +920,6 @@ impl LogStore {
         validator: &dyn EntryValidator,
         index: &mut LeafIndex,
     ) -> Result<AppendOutcome> {
-        for e in entries {
-            check_entry_size(&e.bytes).map_err(|reason| StoreError::InvalidEntry {
-                name: e.name.clone(),
-                reason,
-            })?;
-        }
         let mut retries = 0;
         loop {
             let writer = self.writer()?;
