@@ -12,8 +12,9 @@
 //!
 //! Measured:
 //! 1. sustained batch-append throughput (`AppendSession::append`, as a writer appending batch
-//!    after batch; the session is closed around measuring points), per batch, overall and per decade
-//!    of log size, and where a batch's time goes (`AppendOutcome::phases`, means per decade);
+//!    after batch; the session is closed around measuring points), per batch, overall and per
+//!    decade of log size, and where a batch's time goes (`AppendOutcome::phases`, means per
+//!    decade);
 //! 2. at log-spaced measuring points (1k, 2k, 5k, … 1M, and the final size): the median of 5
 //!    single-entry appends in-process, and at 1k, 100k and 1M (or the final size) a
 //!    `fwlog log append` process of 1 and of 1000 entries;
