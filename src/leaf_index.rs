@@ -238,8 +238,8 @@ impl LeafIndex {
 
     /// Records the leaves `first..` of a successful append and the tree they lead to.
     ///
-    /// Records are committed without an fsync. Once [`DURABLE_EVERY`] entries are recorded so,
-    /// the next record first makes them durable (and so does closing the table): a crash loses
+    /// Records are committed without an fsync. Once 4096 entries (`DURABLE_EVERY`) are recorded
+    /// so, the next record first makes them durable (and so does closing the table): a crash loses
     /// at most that many records and one append's, which the next [`sync`](Self::sync) reads
     /// back from the tiles. The durable commit comes *before* the next append's records
     /// because [`record_if`](Self::record_if) runs beside the append's validation: measured in

@@ -580,8 +580,11 @@ pub type PendingEntry = (String, std::result::Result<Vec<u8>, String>);
 /// batch after batch (a log server, an import). [`LogStore::append`] opens the duplicate index
 /// and closes it again, and closing makes it durable (about 4 ms at 50k entries and 11 ms at
 /// 300k, measured); a session opens it once and closes it when dropped. It holds the branch's
-/// writer lock meanwhile, so other writers wait. Each append is otherwise exactly
-/// [`LogStore::append`]: the index is checked against the branch head before every use.
+/// writer lock meanwhile, so every other write to the branch waits until the session is
+/// dropped: other processes, and this one too (a [`LogStore::append`] or integration of the
+/// same branch called while a session lives would wait forever; append through the session).
+/// Each append is otherwise exactly [`LogStore::append`]: the index is checked against the
+/// branch head before every use.
 pub struct AppendSession<'s> {
     store: &'s LogStore,
     index: LeafIndex,
