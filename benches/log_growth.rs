@@ -2620,54 +2620,49 @@ fn main() {
         .filter_map(|p| p.verify_cli.as_ref().filter(|(_, v)| v.ok))
         .next_back()
         .map(|(n, v)| rate(*n, v.wall_s));
-    let rows = vec![
-        vec![
-            "ed25519-dalek verify_strict, 1 thread".into(),
-            format!("{:.0}", limits.strict_1),
-        ],
-        vec![
-            format!(
-                "ed25519-dalek verify_strict, {} threads",
-                machine.rayon_threads
-            ),
-            format!("{:.0}", limits.strict_all),
-        ],
-        vec![
+    let all = machine.rayon_threads;
+    let rows: Vec<Vec<String>> = [
+        (
+            "ed25519-dalek verify_strict, 1 thread".to_string(),
+            limits.strict_1,
+        ),
+        (
+            format!("ed25519-dalek verify_strict, {all} threads"),
+            limits.strict_all,
+        ),
+        (
             "fwlog::ed25519::verify_strict (what DSSE verification calls), 1 thread".into(),
-            format!("{:.0}", limits.fwlog_1),
-        ],
-        vec![
-            format!(
-                "fwlog::ed25519::verify_strict, {} threads",
-                machine.rayon_threads
-            ),
-            format!("{:.0}", limits.fwlog_all),
-        ],
-        vec![
+            limits.fwlog_1,
+        ),
+        (
+            format!("fwlog::ed25519::verify_strict, {all} threads"),
+            limits.fwlog_all,
+        ),
+        (
             "the limit: the faster strict loop on all threads".into(),
-            format!("{:.0}", limits.limit()),
-        ],
-        vec![
-            "verify (not strict), 1 thread".into(),
-            format!("{:.0}", limits.plain_1),
-        ],
-        vec![
+            limits.limit(),
+        ),
+        ("verify (not strict), 1 thread".into(), limits.plain_1),
+        (
             "keyid parse + verify_strict, 1 thread".into(),
-            format!("{:.0}", limits.keyid_strict_1),
-        ],
-        vec![
+            limits.keyid_strict_1,
+        ),
+        (
             "entry::parse_entry (envelope, signature, statement), 1 thread".into(),
-            format!("{:.0}", limits.parse_entry_1),
-        ],
-        vec![
-            format!("entry::parse_entry, {} threads", machine.rayon_threads),
-            format!("{:.0}", limits.parse_entry_all),
-        ],
-        vec![
+            limits.parse_entry_1,
+        ),
+        (
+            format!("entry::parse_entry, {all} threads"),
+            limits.parse_entry_all,
+        ),
+        (
             "verify_batch (64 per batch, not strict), 1 thread".into(),
-            format!("{:.0}", limits.batch_1),
-        ],
-    ];
+            limits.batch_1,
+        ),
+    ]
+    .into_iter()
+    .map(|(label, per_s)| vec![label, format!("{per_s:.0}")])
+    .collect();
     print_table(
         &format!(
             "   Ed25519 over the signatures of the first {} entries, per second (best of 3)",
