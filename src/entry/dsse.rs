@@ -312,6 +312,40 @@ mod tests {
         assert!(matches!(other.verify(), Err(EntryError::BadSignature(_))));
     }
 
+    /// A signature only the key's owner can make, with `R` the identity and `S = k·a`: the
+    /// cofactorless equation holds, so non-strict verification accepts it; entries refuse it.
+    #[test]
+    fn small_order_r_is_refused() {
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::{Digest as _, Sha512};
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let vk = sk.verifying_key();
+        assert_eq!(vk.as_bytes(), key().verifier_key().public_key().as_bytes());
+        let msg = pae(PAYLOAD_TYPE, b"body");
+        let mut r = [0u8; 32];
+        r[0] = 1; // the identity point's encoding
+        let k = Scalar::from_hash(
+            Sha512::new()
+                .chain_update(r)
+                .chain_update(vk.as_bytes())
+                .chain_update(&msg),
+        );
+        let s = k * sk.to_scalar();
+        let mut sig = r.to_vec();
+        sig.extend_from_slice(s.as_bytes());
+        let dalek_sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+        assert!(ed25519_dalek::Verifier::verify(&vk, &msg, &dalek_sig).is_ok());
+        let env = Envelope {
+            payload_type: PAYLOAD_TYPE.into(),
+            payload: b"body".to_vec(),
+            signatures: vec![Signature {
+                keyid: key().verifier_key().to_string(),
+                sig,
+            }],
+        };
+        assert!(matches!(env.verify(), Err(EntryError::BadSignature(_))));
+    }
+
     #[test]
     fn escaped_strings_parse_as_their_unescaped_text() {
         let env = Envelope::sign(PAYLOAD_TYPE, b"body \xff\xfe", &key());
