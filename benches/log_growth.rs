@@ -26,7 +26,8 @@
 //!    the machine's strict Ed25519 limit, measured in the same run by plain loops over the
 //!    signatures of the first entries, on one thread and on all cores: ed25519-dalek's
 //!    `verify_strict` and `fwlog::ed25519::verify_strict` (what the log's DSSE verification
-//!    calls); the limit is the faster of the two;
+//!    calls); the limit is the faster of the two; at the same points, `fwlog allowlist` with
+//!    the harness's policy (time and peak RSS: its memory grows with the releases);
 //! 5. the repository's size on disk before and after `git gc`, per entry, and the peak RSS of
 //!    every process (reaped with `wait4`).
 //!
@@ -1110,6 +1111,8 @@ struct Point {
     /// The same audit with `AnyEntry`: everything but entry validation; seconds.
     audit_structure: Option<f64>,
     verify_cli: Option<(u64, Proc)>,
+    /// `fwlog allowlist` with the harness's policy, at the audit points.
+    allowlist: Option<Proc>,
     bundle: Option<Proc>,
     bundle_bytes: u64,
     bundle_verify: Option<Proc>,
@@ -1520,6 +1523,13 @@ impl Bench {
                 rate(size, v.wall_s)
             );
             p.verify_cli = Some((size, v));
+            let a = self.run_fwlog(&["allowlist", "--repo", "log", "--policy", "policy.toml"]);
+            eprintln!(
+                "  `fwlog allowlist`: {:.2} s, peak RSS {:.0} MiB",
+                a.wall_s,
+                a.rss_mib()
+            );
+            p.allowlist = Some(a);
         }
         // Offline bundle and its verification.
         if cli {
@@ -2209,6 +2219,7 @@ fn point_json(p: &Point, limit: f64) -> Value {
             "percent_of_ed25519_limit": 100.0 * rate(*n, v.wall_s) / limit,
             "cores_busy": v.cores(),
         })),
+        "allowlist": opt(&p.allowlist),
         "bundle": opt(&p.bundle),
         "bundle_bytes": p.bundle_bytes,
         "bundle_verify": opt(&p.bundle_verify),
@@ -2599,7 +2610,10 @@ fn main() {
                 ),
                 _ => "-".into(),
             };
-            vec![thousands(p.size), inproc, structure, cli]
+            let allowlist = p.allowlist.as_ref().map_or("-".into(), |a| {
+                fmt_proc(a, |a| format!("{:.2} s, {}", a.wall_s, a.rss()))
+            });
+            vec![thousands(p.size), inproc, structure, cli, allowlist]
         })
         .collect();
     print_table(
@@ -2612,6 +2626,7 @@ fn main() {
             "audit::audit in-process (FwlogEntries)",
             "the same with AnyEntry (no entry validation)",
             "`fwlog log verify`: time, entries/s, peak RSS, CPU",
+            "`fwlog allowlist`: time, peak RSS",
         ],
         &rows,
     );

@@ -11,7 +11,7 @@
 //! entries' parsed content: it grows with the matches, not with the log; so do signature checks.
 //! (Reproductions always follow the release they name, so one pass knows which to keep.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -19,10 +19,11 @@ use rayon::prelude::*;
 use crate::bundle::{Bundle, ProvenEntry};
 use crate::entry::dsse::Envelope;
 use crate::entry::release::SevTails;
-use crate::entry::{self, statement, Entry, Release, Reproduction, RELEASE_PREDICATE};
+use crate::entry::reproduction::{obtained_set_digest, release_set_digest};
+use crate::entry::{self, statement, Entry, Release, Reproduction, Verdict, RELEASE_PREDICATE};
 use crate::merkle::{self, Frontier, Hash};
 use crate::note::VerifierKey;
-use crate::policy::{Acceptance, Policy, Rejection, ReproductionEvidence};
+use crate::policy::{Acceptance, Finding, Policy, Rejection, ReproductionEvidence};
 use crate::store::{Snapshot, StoreError};
 use crate::tiles::{self, Tile, TileReader as _};
 
@@ -215,17 +216,101 @@ fn read_chunk(
     Ok(chunk)
 }
 
+/// What a streaming pass does with what it keeps.
+trait Sink: Sync {
+    /// The leaf hash of the release at `index`, if an earlier chunk kept it (and its signature
+    /// verified).
+    fn kept_leaf(&self, index: u64) -> Option<Hash>;
+
+    /// Takes one chunk's candidates, in entry order (chunk by chunk, in log order).
+    fn absorb(&mut self, chunk_start: u64, candidates: Vec<Candidate>);
+}
+
+impl Sink for Catalog {
+    fn kept_leaf(&self, index: u64) -> Option<Hash> {
+        find(&self.releases, index).map(|r| r.leaf)
+    }
+
+    fn absorb(&mut self, chunk_start: u64, candidates: Vec<Candidate>) {
+        self.absorb_chunk(chunk_start, candidates)
+    }
+}
+
+/// Sorts candidates into releases, reproductions and invalid entries, each in entry order.
+fn split(
+    candidates: Vec<Candidate>,
+) -> (
+    Vec<PendingRelease>,
+    Vec<PendingReproduction>,
+    Vec<(u64, String)>,
+) {
+    let (mut releases, mut reproductions, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
+    for c in candidates {
+        match c {
+            Candidate::Release(r) => releases.push(r),
+            Candidate::Reproduction(r) => reproductions.push(r),
+            Candidate::Invalid(index, why) => invalid.push((index, why)),
+        }
+    }
+    (releases, reproductions, invalid)
+}
+
+/// Reads every entry of `snap` in one streaming pass, checks that they hash to the
+/// checkpoint's root, and hands what `selection` keeps to `sink`, chunk by chunk.
+fn stream(
+    snap: &Snapshot<'_>,
+    selection: &Selection<'_>,
+    sink: &mut impl Sink,
+) -> Result<(), StoreError> {
+    let mut bundles = tiles::entry_bundles_for_size(snap.size()).peekable();
+    let mut frontier = Frontier::new();
+    let mut current = read_chunk(snap, &mut bundles)?;
+    while !current.is_empty() {
+        let mut parsed = Vec::new();
+        let mut upcoming = Ok(Vec::new());
+        // This thread (which holds the git2 handles) reads the next chunk while the pool
+        // parses this one; the scope ends when both are done.
+        rayon::in_place_scope(|s| {
+            let ctx = ParseContext {
+                selection,
+                origin: &snap.info.origin,
+                earlier: &*sink,
+                chunk_start: current[0].first,
+            };
+            let (chunk, parsed) = (&current, &mut parsed);
+            s.spawn(move |_| *parsed = ctx.parse_chunk(chunk));
+            upcoming = read_chunk(snap, &mut bundles);
+        });
+        let chunk_start = current[0].first;
+        let mut candidates = Vec::new();
+        for (leaves, kept) in parsed {
+            leaves.into_iter().for_each(|l| frontier.push(l));
+            candidates.extend(kept);
+        }
+        sink.absorb(chunk_start, candidates);
+        current = upcoming?;
+    }
+    if frontier.root() != snap.root() {
+        return Err(StoreError::Corrupt {
+            path: "tile/entries".into(),
+            reason: "the entries do not hash to the checkpoint's root; run `fwlog log verify`"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// What the parse of one chunk needs to decide what to keep.
-struct ParseContext<'s> {
+struct ParseContext<'s, K: ?Sized> {
     selection: &'s Selection<'s>,
     origin: &'s str,
     /// The releases kept from earlier chunks.
-    earlier: &'s [LoggedRelease],
+    earlier: &'s K,
     /// The index of the chunk's first entry.
     chunk_start: u64,
 }
 
-impl ParseContext<'_> {
+impl<K: Sink + ?Sized> ParseContext<'_, K> {
     /// Parses one entry (no signature check) and returns it if the selection keeps it.
     fn parse(&self, index: u64, leaf: Hash, bytes: &[u8]) -> Option<Candidate> {
         let invalid = |e: entry::EntryError| Some(Candidate::Invalid(index, e.to_string()));
@@ -266,8 +351,7 @@ impl ParseContext<'_> {
                 let keep = about.origin == self.origin
                     && about.index < index
                     && (about.index >= self.chunk_start
-                        || find(self.earlier, about.index)
-                            .is_some_and(|r| r.leaf == about.leaf_hash))
+                        || self.earlier.kept_leaf(about.index) == Some(about.leaf_hash))
                     && self.selection.reproduction_signer_ok(&envelope);
                 keep.then_some(Candidate::Reproduction(PendingReproduction {
                     index,
@@ -332,42 +416,8 @@ impl Catalog {
         snap: &Snapshot<'_>,
         selection: &Selection<'_>,
     ) -> Result<Catalog, StoreError> {
-        let mut bundles = tiles::entry_bundles_for_size(snap.size()).peekable();
         let mut cat = Catalog::default();
-        let mut frontier = Frontier::new();
-        let mut current = read_chunk(snap, &mut bundles)?;
-        while !current.is_empty() {
-            let mut parsed = Vec::new();
-            let mut upcoming = Ok(Vec::new());
-            // This thread (which holds the git2 handles) reads the next chunk while the pool
-            // parses this one; the scope ends when both are done.
-            rayon::in_place_scope(|s| {
-                let ctx = ParseContext {
-                    selection,
-                    origin: &snap.info.origin,
-                    earlier: &cat.releases,
-                    chunk_start: current[0].first,
-                };
-                let (chunk, parsed) = (&current, &mut parsed);
-                s.spawn(move |_| *parsed = ctx.parse_chunk(chunk));
-                upcoming = read_chunk(snap, &mut bundles);
-            });
-            let chunk_start = current[0].first;
-            let mut candidates = Vec::new();
-            for (leaves, kept) in parsed {
-                leaves.into_iter().for_each(|l| frontier.push(l));
-                candidates.extend(kept);
-            }
-            cat.absorb(chunk_start, candidates);
-            current = upcoming?;
-        }
-        if frontier.root() != snap.root() {
-            return Err(StoreError::Corrupt {
-                path: "tile/entries".into(),
-                reason: "the entries do not hash to the checkpoint's root; run `fwlog log verify`"
-                    .into(),
-            });
-        }
+        stream(snap, selection, &mut cat)?;
         // What the caller builds next comes on top of this.
         cat.releases.shrink_to_fit();
         cat.reproductions.values_mut().for_each(Vec::shrink_to_fit);
@@ -376,17 +426,8 @@ impl Catalog {
 
     /// Verifies the signatures of one chunk's candidates (in entry order) on the rayon pool,
     /// releases first so that the chunk's reproductions can be matched against them.
-    fn absorb(&mut self, chunk_start: u64, candidates: Vec<Candidate>) {
-        let mut invalid = Vec::new();
-        let mut releases = Vec::new();
-        let mut reproductions = Vec::new();
-        for c in candidates {
-            match c {
-                Candidate::Release(r) => releases.push(r),
-                Candidate::Reproduction(r) => reproductions.push(r),
-                Candidate::Invalid(index, why) => invalid.push((index, why)),
-            }
-        }
+    fn absorb_chunk(&mut self, chunk_start: u64, candidates: Vec<Candidate>) {
+        let (releases, reproductions, mut invalid) = split(candidates);
         let verified: Vec<_> = releases
             .into_par_iter()
             .map(|r| (r.envelope.verify(), r))
@@ -516,6 +557,249 @@ impl Catalog {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Every release against a policy, in memory that grows by bytes per entry, not kilobytes.
+
+/// A release kept by the first pass of [`evaluate_releases`]: 80 bytes.
+struct ReleaseRecord {
+    index: u64,
+    leaf: Hash,
+    /// [`reproduction::release_set_digest`] of its artifacts.
+    artifacts: [u8; 32],
+    /// Its signer's position in [`Findings::signers`].
+    signer: u32,
+}
+
+/// What the first pass of [`evaluate_releases`] keeps: every valid release as a
+/// [`ReleaseRecord`], and each valid reproduction by a trusted rebuilder about one as a
+/// [`Finding`] (24 bytes with its release's index).
+struct Findings<'p> {
+    policy: &'p Policy,
+    /// Oldest first.
+    releases: Vec<ReleaseRecord>,
+    /// The distinct release signers, and where each is in `signers`.
+    signers: Vec<VerifierKey>,
+    signer_at: HashMap<String, u32>,
+    /// (the release's index, the finding), in log order of the reproductions.
+    found: Vec<(u64, Finding)>,
+    invalid_count: u64,
+}
+
+impl Findings<'_> {
+    fn record(&self, index: u64) -> Option<&ReleaseRecord> {
+        self.releases
+            .binary_search_by_key(&index, |r| r.index)
+            .ok()
+            .and_then(|at| self.releases.get(at))
+    }
+
+    fn intern(&mut self, signer: VerifierKey) -> u32 {
+        let name = signer.to_string();
+        if let Some(at) = self.signer_at.get(&name) {
+            return *at;
+        }
+        // Fewer distinct signers than releases, and releases fit in memory by design.
+        let at = self.signers.len() as u32;
+        self.signers.push(signer);
+        self.signer_at.insert(name, at);
+        at
+    }
+}
+
+impl Sink for Findings<'_> {
+    fn kept_leaf(&self, index: u64) -> Option<Hash> {
+        self.record(index).map(|r| r.leaf)
+    }
+
+    /// What [`Catalog::absorb_chunk`] keeps, with each release reduced to a
+    /// [`ReleaseRecord`] and each reproduction to [`Policy::classify`]'s finding.
+    fn absorb(&mut self, _chunk_start: u64, candidates: Vec<Candidate>) {
+        let (releases, reproductions, invalid) = split(candidates);
+        self.invalid_count += invalid.len() as u64;
+        let verified: Vec<_> = releases
+            .into_par_iter()
+            .map(|r| (r.envelope.verify(), r.index, r.leaf, release_set_digest(&r.release)))
+            .collect();
+        for (signer, index, leaf, artifacts) in verified {
+            match signer {
+                Ok(signer) => {
+                    let signer = self.intern(signer);
+                    self.releases.push(ReleaseRecord {
+                        index,
+                        leaf,
+                        artifacts,
+                        signer,
+                    });
+                }
+                Err(_) => self.invalid_count += 1,
+            }
+        }
+        let this = &*self;
+        let verified: Vec<_> = reproductions
+            .into_par_iter()
+            .filter_map(|r| {
+                // Parsing kept only reproductions that follow the release they name; only
+                // those about this policy's log can count.
+                let about = &r.reproduction.release;
+                let record = this.record(about.index)?;
+                (about.origin == this.policy.origin && record.leaf == about.leaf_hash)
+                    .then_some((r, record.artifacts))
+            })
+            .map(|(r, artifacts)| {
+                let implied = if obtained_set_digest(&r.reproduction.artifacts) == artifacts {
+                    Verdict::Reproduced
+                } else {
+                    Verdict::Mismatch
+                };
+                let signer = r.envelope.verify();
+                let finding = signer.as_ref().ok().and_then(|k| {
+                    let at = u32::try_from(this.policy.rebuilder_position(k)?).ok()?;
+                    Finding::of(r.index, at, r.reproduction.verdict, implied)
+                });
+                (signer.is_ok(), r.reproduction.release.index, finding)
+            })
+            .collect();
+        for (valid, release, finding) in verified {
+            if !valid {
+                self.invalid_count += 1;
+            }
+            self.found.extend(finding.map(|f| (release, f)));
+        }
+    }
+}
+
+/// Evaluates every release of `snap` against `policy` and calls `each` with each release whose
+/// signature verifies, oldest first, and the policy's decision: what [`Catalog::scan`] and
+/// [`Catalog::evaluate`] decide, in memory that stays small for a log of millions of entries.
+///
+/// Two streaming passes. The first checks that the entries hash to the checkpoint's root and
+/// keeps 80 bytes per valid release (index, leaf hash, signer, [`release_set_digest`]) and 24
+/// per reproduction a trusted rebuilder signed that counts ([`Policy::classify`], with the
+/// artifacts compared by set digest). The second re-reads the releases, checks each against
+/// the leaf hash kept (so it is the entry whose signature was checked), and decides with
+/// [`Policy::evaluate_classified`]. The caller must have verified the checkpoint against the
+/// policy. Returns how many entries were found invalid (unparsable, or kept and badly
+/// signed). With `sev_tails` false, the releases given to `each` have none.
+pub fn evaluate_releases<E: From<StoreError>>(
+    snap: &Snapshot<'_>,
+    policy: &Policy,
+    sev_tails: bool,
+    mut each: impl FnMut(&LoggedRelease, Result<Acceptance, Rejection>) -> Result<(), E>,
+) -> Result<u64, E> {
+    let selection = Selection::all()
+        .reproductions_signed_by(&policy.rebuilders)
+        .sev_tails(false);
+    let mut findings = Findings {
+        policy,
+        releases: Vec::new(),
+        signers: Vec::new(),
+        signer_at: HashMap::new(),
+        found: Vec::new(),
+        invalid_count: 0,
+    };
+    stream(snap, &selection, &mut findings)?;
+    let Findings {
+        releases,
+        signers,
+        mut found,
+        invalid_count,
+        ..
+    } = findings;
+    // By release, each release's findings in log order (the sort is stable).
+    found.sort_by_key(|(release, _)| *release);
+    let mut found = found.as_slice();
+    let size = snap.size();
+    let mut rest = releases.as_slice();
+    while !rest.is_empty() {
+        let (chunk, parsed) = reparse_releases(snap, size, &mut rest, sev_tails)?;
+        for (record, parsed) in chunk.iter().zip(parsed) {
+            let (release, tails) = parsed?;
+            let skip = found.partition_point(|(r, _)| *r < record.index);
+            let mine = found[skip..].partition_point(|(r, _)| *r == record.index);
+            let (of_this, after) = found[skip..].split_at(mine);
+            found = after;
+            let of_this: Vec<Finding> = of_this.iter().map(|(_, f)| *f).collect();
+            let signer = signers
+                .get(record.signer as usize)
+                .ok_or_else(|| second_pass(record.index, "unknown signer"))?;
+            let decision = policy.evaluate_classified(signer, &release, &of_this);
+            let logged = LoggedRelease {
+                index: record.index,
+                leaf: record.leaf,
+                signer: signer.clone(),
+                release,
+                sev_tails: tails,
+            };
+            each(&logged, decision)?;
+        }
+    }
+    Ok(invalid_count)
+}
+
+/// An error of [`evaluate_releases`]'s second pass: the log read differently from the first.
+fn second_pass(index: u64, what: &str) -> StoreError {
+    StoreError::Corrupt {
+        path: "tile/entries".into(),
+        reason: format!("entry {index} read differently the second time: {what}"),
+    }
+}
+
+type Reparsed = Result<(Release, SevTails), StoreError>;
+
+/// Reads the entry bundles holding the first of `rest`'s releases (a chunk's worth, at
+/// least one bundle), parses those releases on the pool and advances `rest` past them.
+fn reparse_releases<'r>(
+    snap: &Snapshot<'_>,
+    size: u64,
+    rest: &mut &'r [ReleaseRecord],
+    sev_tails: bool,
+) -> Result<(&'r [ReleaseRecord], Vec<Reparsed>), StoreError> {
+    let mut bundles: Vec<(Tile, Vec<u8>)> = Vec::new();
+    let mut bytes = 0;
+    let mut places = Vec::new();
+    for record in rest.iter() {
+        let (tile, at) = tiles::entry_bundle_for_index(record.index, size)
+            .ok_or_else(|| second_pass(record.index, "beyond the log"))?;
+        if bundles.last().map(|(t, _)| t) != Some(&tile) {
+            if bundles.len() == CHUNK_BUNDLES || bytes >= CHUNK_BYTES {
+                break;
+            }
+            let data = snap.read_tile(&tile)?.ok_or_else(|| StoreError::Corrupt {
+                path: tile.path(),
+                reason: "missing entry bundle".into(),
+            })?;
+            bytes += data.len();
+            bundles.push((tile, data));
+        }
+        places.push((bundles.len() - 1, at));
+    }
+    let (chunk, after) = rest.split_at(places.len());
+    *rest = after;
+    let decoded = bundles
+        .iter()
+        .map(|(tile, data)| tiles::decode_entry_bundle(tile, data))
+        .collect::<Result<Vec<_>, _>>()?;
+    let parsed = chunk
+        .par_iter()
+        .zip(places)
+        .map(|(record, (bundle, at))| {
+            let bytes = decoded
+                .get(bundle)
+                .and_then(|entries| entries.get(at))
+                .ok_or_else(|| second_pass(record.index, "short entry bundle"))?;
+            if merkle::leaf_hash(bytes) != record.leaf {
+                return Err(second_pass(record.index, "another leaf hash"));
+            }
+            let envelope =
+                Envelope::parse(bytes).map_err(|e| second_pass(record.index, &e.to_string()))?;
+            let (release, tails) = Release::from_statement_with_sev_tails(&envelope.payload)
+                .map_err(|e| second_pass(record.index, &e.to_string()))?;
+            Ok((release, if sev_tails { tails } else { SevTails::new() }))
+        })
+        .collect();
+    Ok((chunk, parsed))
+}
+
 #[cfg(test)]
 mod tests {
     use sha2::{Digest as _, Sha256, Sha384};
@@ -524,6 +808,7 @@ mod tests {
     use crate::entry::release::SevTail;
     use crate::entry::{Artifact, Environment, ObtainedArtifact, Verdict};
     use crate::note::SignerKey;
+    use crate::policy::Policy;
     use crate::store::{AnyEntry, EntrySchema, LogStore, NewEntry, DEFAULT_BRANCH};
 
     const ORIGIN: &str = "example.org/catalog-test";
@@ -568,15 +853,40 @@ mod tests {
 
     /// A reproduction of the release `release_entry` at `index`; `n` makes it unique (the log
     /// drops duplicate entries).
+    /// A reproduction of the release `release_entry` at `index`; `n` makes it unique (the log
+    /// drops duplicate entries) and picks what it says: the release's own artifacts reproduced
+    /// (half of them), a failed build, a mismatch, or "reproduced" of other artifacts.
     fn reproduction(origin: &str, index: u64, release_entry: &[u8], n: usize) -> Reproduction {
+        let own: Vec<ObtainedArtifact> = Envelope::parse(release_entry)
+            .ok()
+            .and_then(|e| Release::from_statement(&e.payload).ok())
+            .map(|r| {
+                r.artifacts
+                    .iter()
+                    .map(|a| ObtainedArtifact {
+                        name: a.name.clone(),
+                        sha256: a.sha256,
+                        sha384: a.sha384,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let other = vec![ObtainedArtifact {
+            name: "fw.bin".into(),
+            sha256: [7; 32],
+            sha384: [7; 48],
+        }];
+        let (verdict, artifacts) = match n % 8 {
+            0..4 => (Verdict::Reproduced, own),
+            4 => (Verdict::Failed, other),
+            5 => (Verdict::Mismatch, other),
+            6 => (Verdict::Mismatch, own),
+            _ => (Verdict::Reproduced, other),
+        };
         Reproduction {
             release: entry::release_ref(origin, index, release_entry),
-            verdict: Verdict::Failed,
-            artifacts: vec![ObtainedArtifact {
-                name: "fw.bin".into(),
-                sha256: [7; 32],
-                sha384: [7; 48],
-            }],
+            verdict,
+            artifacts,
             environment: env(),
             rebuilt_on: 1_700_000_500 + n as u64,
             note: None,
@@ -724,6 +1034,12 @@ mod tests {
                             let mut wrong = good.clone();
                             wrong.release.leaf_hash = merkle::leaf_hash(b"another entry");
                             entries.push(wrong.sign(key).unwrap());
+                            // The same about the latest release (most likely in this chunk),
+                            // saying what would reject it were it counted.
+                            let mut wrong = latest.clone();
+                            wrong.release.leaf_hash = merkle::leaf_hash(b"another entry");
+                            wrong.verdict = Verdict::Mismatch;
+                            entries.push(wrong.sign(key).unwrap());
                         }
                         3 => {
                             // Names the entry after it, and an earlier reproduction.
@@ -813,6 +1129,93 @@ mod tests {
         for p in &from_one.reproductions {
             assert_eq!(p.entry, snap.entry(p.index).unwrap());
         }
+    }
+
+    /// What `allowlist` printed before it streamed: every release of a full catalog, evaluated
+    /// with [`Catalog::evaluate`].
+    fn decisions_from_catalog(snap: &Snapshot<'_>, policy: &Policy) -> Vec<String> {
+        let cat = Catalog::scan(snap).unwrap();
+        cat.releases
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.sev_tails.clear();
+                format!("{r:?} {:?}", cat.evaluate(policy, &r))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn evaluate_releases_decides_what_a_full_catalog_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, rebuilders) = fixture(dir.path());
+        let snap = store.head().unwrap();
+        let vendor = SignerKey::from_seed("vendor.example/release", [2; 32]).unwrap();
+        let base = Policy {
+            origin: ORIGIN.into(),
+            log_key: SignerKey::from_seed(ORIGIN, [1; 32]).unwrap().verifier_key(),
+            witness_quorum: 0,
+            witnesses: Vec::new(),
+            vendors: vec![crate::policy::Vendor {
+                key: vendor.verifier_key(),
+                // fw-2 releases are refused: not allowed for this vendor.
+                firmware: ["fw-0".to_string(), "fw-1".to_string()].into(),
+            }],
+            rebuilder_quorum: 1,
+            rebuilders: rebuilders[..2].to_vec(),
+            on_mismatch: crate::policy::OnMismatch::Reject,
+        };
+        let mut kinds = std::collections::BTreeSet::new();
+        for (quorum, on_mismatch, trusted) in [
+            (1, crate::policy::OnMismatch::Reject, 0..2),
+            (2, crate::policy::OnMismatch::Ignore, 0..2),
+            (1, crate::policy::OnMismatch::Ignore, 1..3),
+            (0, crate::policy::OnMismatch::Reject, 2..3),
+        ] {
+            let policy = Policy {
+                rebuilder_quorum: quorum,
+                on_mismatch,
+                rebuilders: rebuilders[trusted].to_vec(),
+                ..base.clone()
+            };
+            let want = decisions_from_catalog(&snap, &policy);
+            let mut got = Vec::new();
+            let invalid = evaluate_releases(&snap, &policy, false, |r, d| {
+                kinds.insert(match &d {
+                    Ok(a) if a.mismatches_ignored.is_empty() => "accepted",
+                    Ok(_) => "accepted, mismatches ignored",
+                    Err(Rejection::Mismatch { .. }) => "mismatch",
+                    Err(Rejection::RebuilderQuorum { .. }) => "quorum",
+                    Err(Rejection::FirmwareNotAllowed { .. }) => "firmware",
+                    Err(Rejection::UnknownVendor { .. }) => "vendor",
+                });
+                got.push(format!("{r:?} {d:?}"));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "quorum {quorum}, {on_mismatch:?}");
+            assert!(invalid > 0);
+        }
+        // The policies above reach every kind of decision but an unknown vendor (the fixture
+        // has one vendor).
+        assert_eq!(kinds.len(), 5, "{kinds:?}");
+        // sevTails come when asked for, and a caller's error stops the pass.
+        let mut tails = 0;
+        evaluate_releases(&snap, &base, true, |r, _| {
+            tails += r.sev_tails.len();
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert!(tails > 0);
+        let mut calls = 0;
+        let stopped = evaluate_releases(&snap, &base, false, |_, _| {
+            calls += 1;
+            Err(StoreError::Corrupt {
+                path: "x".into(),
+                reason: "stop".into(),
+            })
+        });
+        assert!(matches!(stopped, Err(StoreError::Corrupt { .. })) && calls == 1);
     }
 
     #[test]

@@ -257,11 +257,13 @@ impl Policy {
         })
     }
 
-    /// Decides whether `release` (at `release_index`, with `release_leaf` and entry SHA-256
-    /// `release_sha256`, signed by `signer`) meets the policy given the reproductions about it.
-    /// Reproductions from keys the policy does not list, or about another entry, are ignored; a
-    /// trusted key counts once however many entries it signed, and a trusted key that reported
-    /// a mismatch (or whose "reproduced" artifacts do not match the release) does not count.
+    /// Decides whether `release` (at `release_index`, with `release_leaf`, signed by `signer`)
+    /// meets the policy given the reproductions about it. Reproductions from keys the policy
+    /// does not list, or about another entry, are ignored; a trusted key counts once however
+    /// many entries it signed, and a trusted key that reported a mismatch (or whose
+    /// "reproduced" artifacts do not match the release) does not count.
+    ///
+    /// This is [`Policy::classify`] of each reproduction, then [`Policy::evaluate_classified`].
     pub fn evaluate(
         &self,
         signer: &VerifierKey,
@@ -269,6 +271,49 @@ impl Policy {
         release_index: u64,
         release_leaf: &Hash,
         reproductions: &[ReproductionEvidence<'_>],
+    ) -> Result<Acceptance, Rejection> {
+        let found: Vec<Finding> = reproductions
+            .iter()
+            .filter_map(|r| self.classify(release, release_index, release_leaf, r))
+            .collect();
+        self.evaluate_classified(signer, release, &found)
+    }
+
+    /// The position of `key` among the trusted rebuilders.
+    pub fn rebuilder_position(&self, key: &VerifierKey) -> Option<usize> {
+        self.rebuilders.iter().position(|k| k == key)
+    }
+
+    /// What one reproduction says about `release` (at `release_index`, with `release_leaf`):
+    /// `None` when it does not count (about another entry or log, signed by a key that is not a
+    /// trusted rebuilder, or a `failed` verdict); otherwise a reproduction when the rebuilder
+    /// says `reproduced` and its artifacts match the release's, else a mismatch.
+    pub fn classify(
+        &self,
+        release: &Release,
+        release_index: u64,
+        release_leaf: &Hash,
+        r: &ReproductionEvidence<'_>,
+    ) -> Option<Finding> {
+        let about = &r.reproduction.release;
+        if about.origin != self.origin
+            || about.index != release_index
+            || &about.leaf_hash != release_leaf
+        {
+            return None;
+        }
+        let rebuilder = u32::try_from(self.rebuilder_position(r.signer)?).ok()?;
+        let (_, implied) = reproduction::compare(release, &r.reproduction.artifacts);
+        Finding::of(r.index, rebuilder, r.reproduction.verdict, implied)
+    }
+
+    /// Decides whether `release`, signed by `signer`, meets the policy given what the trusted
+    /// rebuilders found, in log order (the first mismatch is the one reported).
+    pub fn evaluate_classified(
+        &self,
+        signer: &VerifierKey,
+        release: &Release,
+        found: &[Finding],
     ) -> Result<Acceptance, Rejection> {
         let vendor = self
             .vendors
@@ -293,27 +338,17 @@ impl Policy {
         let mut good: BTreeSet<usize> = BTreeSet::new();
         let mut bad: BTreeSet<usize> = BTreeSet::new();
         let mut first_bad: Option<(usize, u64)> = None;
-        for r in reproductions {
-            let about = &r.reproduction.release;
-            if about.origin != self.origin
-                || about.index != release_index
-                || &about.leaf_hash != release_leaf
-            {
+        for f in found {
+            let k = f.rebuilder as usize;
+            // A position out of range is not a trusted key: it cannot count.
+            if k >= self.rebuilders.len() {
                 continue;
             }
-            let Some(trusted) = self.rebuilders.iter().position(|k| k == r.signer) else {
-                continue;
-            };
-            let (_, implied) = reproduction::compare(release, &r.reproduction.artifacts);
-            match (r.reproduction.verdict, implied) {
-                (Verdict::Reproduced, Verdict::Reproduced) => {
-                    good.insert(trusted);
-                }
-                (Verdict::Failed, _) => {}
-                _ => {
-                    bad.insert(trusted);
-                    first_bad.get_or_insert((trusted, r.index));
-                }
+            if f.reproduced {
+                good.insert(k);
+            } else {
+                bad.insert(k);
+                first_bad.get_or_insert((k, f.index));
             }
         }
         if self.on_mismatch == OnMismatch::Reject {
@@ -342,6 +377,41 @@ impl Policy {
             reproduced_by,
             mismatches_ignored: bad.iter().map(name).collect(),
         })
+    }
+}
+
+/// What one trusted rebuilder's reproduction entry says about a release, once compared with it
+/// (see [`Policy::classify`]): 16 bytes, so that a scan can keep one per reproduction of a
+/// whole log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The reproduction's log index.
+    pub index: u64,
+    /// Its signer's position in [`Policy::rebuilders`].
+    pub rebuilder: u32,
+    /// The rebuilder said `reproduced` and its artifacts match the release's; otherwise it
+    /// said `mismatch`, or said `reproduced` of artifacts that do not match.
+    pub reproduced: bool,
+}
+
+impl Finding {
+    /// The finding of a reproduction at `index` by trusted rebuilder `rebuilder`, given its
+    /// verdict and the verdict its artifacts imply (see [`reproduction::compare`]); `None` for a
+    /// `failed` verdict, which says nothing about the release.
+    pub fn of(index: u64, rebuilder: u32, said: Verdict, implied: Verdict) -> Option<Finding> {
+        match (said, implied) {
+            (Verdict::Failed, _) => None,
+            (Verdict::Reproduced, Verdict::Reproduced) => Some(Finding {
+                index,
+                rebuilder,
+                reproduced: true,
+            }),
+            _ => Some(Finding {
+                index,
+                rebuilder,
+                reproduced: false,
+            }),
+        }
     }
 }
 

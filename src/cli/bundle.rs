@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use fwlog::bundle::{Bundle, Verified, MAX_BUNDLE_BYTES};
-use fwlog::catalog::{Catalog, Selection};
+use fwlog::catalog::{evaluate_releases, Catalog, Selection};
 use fwlog::entry::release::SevTails;
 use fwlog::entry::{Entry, Release};
 use fwlog::measure::{
@@ -566,6 +566,74 @@ fn artifact_measurements(
     rows
 }
 
+/// Writes allowlist rows to stdout as they come: a pretty-printed JSON array (what
+/// `serde_json::to_string_pretty` gives for the whole list) or one line per row.
+struct RowWriter {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    json: bool,
+    measurement: bool,
+    rows: u64,
+}
+
+impl RowWriter {
+    fn new(json: bool, measurement: bool) -> RowWriter {
+        RowWriter {
+            out: std::io::BufWriter::new(std::io::stdout().lock()),
+            json,
+            measurement,
+            rows: 0,
+        }
+    }
+
+    fn row(&mut self, r: serde_json::Value) -> Result<()> {
+        use std::io::Write as _;
+        if self.json {
+            // Each element as the whole array's pretty printer writes it: on its own lines,
+            // indented by two spaces.
+            let text = serde_json::to_string_pretty(&r)?;
+            self.out
+                .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
+            for (i, line) in text.lines().enumerate() {
+                if i > 0 {
+                    self.out.write_all(b"\n")?;
+                }
+                write!(self.out, "  {line}")?;
+            }
+        } else {
+            let first = if self.measurement {
+                "measurement"
+            } else {
+                "sha256"
+            };
+            write!(
+                self.out,
+                "{} {} {} {} {}",
+                r[first].as_str().unwrap_or(""),
+                r["firmware"].as_str().unwrap_or(""),
+                r["version"].as_str().unwrap_or(""),
+                r["artifact"].as_str().unwrap_or(""),
+                r["index"]
+            )?;
+            if self.measurement {
+                write!(self.out, " {}", r["shape"].as_str().unwrap_or("-"))?;
+            }
+            writeln!(self.out)?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        use std::io::Write as _;
+        if self.json {
+            self.out
+                .write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
 pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
     let policy = load_policy(&a.policy)?;
     let shapes = shapes(&a.vm_shapes)?;
@@ -592,31 +660,30 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
             policy.witness_quorum,
         )
         .context("the log's checkpoint does not meet the policy")?;
-    // Every release (each is listed or reported as skipped), but only the reproductions the
-    // policy can count, and the sevTails only when they give the measurements.
-    let selection = Selection::all()
-        .reproductions_signed_by(&policy.rebuilders)
-        .sev_tails(a.measurement == Some(MeasurementArg::Snp));
-    let catalog = Catalog::scan_selected(&snap, &selection)?;
     let images = match (&a.firmware_dir, a.measurement) {
         (Some(dir), Some(MeasurementArg::Seves)) => index_images(dir)?,
         _ => BTreeMap::new(),
     };
-    let mut rows = Vec::new();
-    for r in &catalog.releases {
-        let acc = match catalog.evaluate(&policy, r) {
+    // Rows go out as they are decided: the log has been checked against its checkpoint (the
+    // first pass) before the first one is written.
+    let mut out = RowWriter::new(a.json, a.measurement.is_some());
+    // Every release (each is listed or reported as skipped), but only the reproductions the
+    // policy can count, and the sevTails only when they give the measurements.
+    let sev_tails = a.measurement == Some(MeasurementArg::Snp);
+    evaluate_releases(&snap, &policy, sev_tails, |r, decision| -> Result<()> {
+        let acc = match decision {
             Ok(acc) => acc,
             Err(why) => {
                 eprintln!(
                     "skipped entry {} ({} {}): {why}",
                     r.index, r.release.firmware_name, r.release.version
                 );
-                continue;
+                return Ok(());
             }
         };
         for art in &r.release.artifacts {
             let Some(mode) = a.measurement else {
-                rows.push(json!({
+                out.row(json!({
                     "sha256": hex::encode(art.sha256),
                     "sha384": hex::encode(art.sha384),
                     "firmware": r.release.firmware_name,
@@ -624,7 +691,7 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
                     "artifact": art.name,
                     "index": r.index,
                     "reproduced_by": acc.reproduced_by,
-                }));
+                }))?;
                 continue;
             };
             let mut skip = |why: String| {
@@ -634,7 +701,7 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
                 )
             };
             for m in artifact_measurements(mode, art, &r.sev_tails, &shapes, &images, &mut skip) {
-                rows.push(json!({
+                out.row(json!({
                     "measurement": hex::encode(&m.measurement),
                     "mode": match mode {
                         MeasurementArg::Sev => "sev",
@@ -648,33 +715,11 @@ pub fn allowlist(a: AllowlistArgs) -> Result<ExitCode> {
                     "shape": m.shape.map(|s| s.to_string()),
                     "sha256": hex::encode(m.sha256),
                     "reproduced_by": acc.reproduced_by,
-                }));
+                }))?;
             }
         }
-    }
-    if a.json {
-        print_json(&rows)?;
-    } else {
-        for r in &rows {
-            let first = if a.measurement.is_some() {
-                "measurement"
-            } else {
-                "sha256"
-            };
-            let mut line = format!(
-                "{} {} {} {} {}",
-                r[first].as_str().unwrap_or(""),
-                r["firmware"].as_str().unwrap_or(""),
-                r["version"].as_str().unwrap_or(""),
-                r["artifact"].as_str().unwrap_or(""),
-                r["index"]
-            );
-            if a.measurement.is_some() {
-                line.push(' ');
-                line.push_str(r["shape"].as_str().unwrap_or("-"));
-            }
-            println!("{line}");
-        }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1457,6 +1457,70 @@ mod tests {
         assert_eq!((rows.len(), v), (3, Verdict::Mismatch));
     }
 
+    proptest::proptest! {
+        /// `compare` says reproduced exactly when the artifact-set digests are equal, for
+        /// unique names on each side (what parsing guarantees): the release's own artifacts in
+        /// any order, or with one dropped, added, renamed or altered in one digest.
+        #[test]
+        fn set_digests_agree_with_compare(
+            picks in proptest::collection::btree_map(0u8..6, 0u8..3, 0..4),
+            change in 0u8..6,
+            which in 0usize..4,
+            rotate in 0usize..4,
+        ) {
+            let release = Release {
+                artifacts: picks
+                    .iter()
+                    .map(|(n, d)| Artifact {
+                        name: format!("n{n}"),
+                        sha256: [*d; 32],
+                        sha384: [*d; 48],
+                        ..artifact("x")
+                    })
+                    .collect(),
+                ..sample_release()
+            };
+            let mut got: Vec<ObtainedArtifact> = release.artifacts.iter().map(obtained).collect();
+            let at = which % got.len().max(1);
+            match (change, got.get_mut(at)) {
+                (1, Some(_)) => {
+                    got.remove(at);
+                }
+                (2, _) => got.push(ObtainedArtifact {
+                    // Names n0..n5 are taken or free; n9 never is.
+                    name: "n9".into(),
+                    sha256: [0; 32],
+                    sha384: [0; 48],
+                }),
+                (3, Some(a)) => a.name = "n9".into(),
+                (4, Some(a)) => a.sha256[31] ^= 1,
+                (5, Some(a)) => a.sha384[0] ^= 1,
+                _ => {}
+            }
+            let len = got.len().max(1);
+            got.rotate_left(rotate % len);
+            let reproduced = compare(&release, &got).1 == Verdict::Reproduced;
+            let equal = reproduction::release_set_digest(&release)
+                == reproduction::obtained_set_digest(&got);
+            proptest::prop_assert_eq!(reproduced, equal);
+            // Only "no change" (or a change with nothing to change) reproduces.
+            let unchanged = change == 0 || (change != 2 && release.artifacts.is_empty());
+            proptest::prop_assert_eq!(reproduced, unchanged);
+        }
+    }
+
+    #[test]
+    fn set_digests_of_the_same_artifacts_match_in_any_order() {
+        let release = sample_release();
+        let mut got: Vec<ObtainedArtifact> = release.artifacts.iter().map(obtained).collect();
+        let want = reproduction::release_set_digest(&release);
+        assert_eq!(reproduction::obtained_set_digest(&got), want);
+        got.reverse();
+        assert_eq!(reproduction::obtained_set_digest(&got), want);
+        got[0].sha384[47] ^= 1;
+        assert_ne!(reproduction::obtained_set_digest(&got), want);
+    }
+
     #[test]
     fn validator() {
         use EntryError as E;

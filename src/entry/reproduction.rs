@@ -196,6 +196,49 @@ pub fn compare(
     (rows, verdict)
 }
 
+/// An order-independent digest of a set of artifacts, for checking a reproduction against a
+/// release that is no longer in memory: SHA-256 over each artifact in byte order of its name,
+/// as the name's length (8 bytes, big-endian), the name, its SHA-256 and its SHA-384.
+///
+/// When the release's artifact names are unique and so are the rebuild's (as in every entry
+/// that parses), [`compare`] says `Reproduced` exactly when the release's digest equals the
+/// rebuild's ([`obtained_set_digest`]). Both say that the two sets of (name, SHA-256, SHA-384)
+/// are equal: `compare` gives each release artifact the obtained one of the same name, and
+/// `Reproduced` means that all of them match and none is left over, a bijection that keeps
+/// names and digests; the length prefix makes the encoding of a sorted set injective.
+pub fn release_set_digest(release: &Release) -> [u8; 32] {
+    set_digest(
+        release
+            .artifacts
+            .iter()
+            .map(|a| (a.name.as_str(), &a.sha256, &a.sha384))
+            .collect(),
+    )
+}
+
+/// [`release_set_digest`] of a rebuild's artifacts.
+pub fn obtained_set_digest(obtained: &[ObtainedArtifact]) -> [u8; 32] {
+    set_digest(
+        obtained
+            .iter()
+            .map(|a| (a.name.as_str(), &a.sha256, &a.sha384))
+            .collect(),
+    )
+}
+
+fn set_digest(mut items: Vec<(&str, &[u8; 32], &[u8; 48])>) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    for (name, sha256, sha384) in items {
+        h.update((name.len() as u64).to_be_bytes());
+        h.update(name.as_bytes());
+        h.update(sha256);
+        h.update(sha384);
+    }
+    h.finalize().into()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wire form (field order = output order).
 
