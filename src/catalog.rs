@@ -618,7 +618,14 @@ impl Sink for Findings<'_> {
         self.invalid_count += invalid.len() as u64;
         let verified: Vec<_> = releases
             .into_par_iter()
-            .map(|r| (r.envelope.verify(), r.index, r.leaf, release_set_digest(&r.release)))
+            .map(|r| {
+                (
+                    r.envelope.verify(),
+                    r.index,
+                    r.leaf,
+                    release_set_digest(&r.release),
+                )
+            })
             .collect();
         for (signer, index, leaf, artifacts) in verified {
             match signer {
@@ -1153,7 +1160,9 @@ mod tests {
         let vendor = SignerKey::from_seed("vendor.example/release", [2; 32]).unwrap();
         let base = Policy {
             origin: ORIGIN.into(),
-            log_key: SignerKey::from_seed(ORIGIN, [1; 32]).unwrap().verifier_key(),
+            log_key: SignerKey::from_seed(ORIGIN, [1; 32])
+                .unwrap()
+                .verifier_key(),
             witness_quorum: 0,
             witnesses: Vec::new(),
             vendors: vec![crate::policy::Vendor {

@@ -34,11 +34,11 @@ pub const DEFAULT_BRANCH: &str = "fwlog";
 /// each commit. `fwlog log init` sets it in repositories it creates; elsewhere the user's work
 /// tree is left alone unless they set it (`git config fwlog.syncWorktree true`).
 pub const SYNC_WORKTREE_CONFIG: &str = "fwlog.syncWorktree";
-/// Above this many pack files, appends run `git repack --geometric=2` (when git is installed)
-/// so that object lookups do not slow down with the number of appends. The higher, the less
-/// data repacks copy (by a simulation of git's geometric split over 1000 appends: 3.9 times
-/// the data at 16 packs, 2.0 at 64) and the more packs a lookup may search (git's own
-/// `gc.autoPackLimit` is 50).
+/// Above this many pack files, appends merge packs geometrically (as `git repack
+/// --geometric=2` would) so that object lookups do not slow down with the number of appends.
+/// The higher, the less data merges copy (by a simulation of git's geometric split over 1000
+/// appends: 3.9 times the data at 16 packs, 2.0 at 64) and the more packs a lookup may search
+/// (git's own `gc.autoPackLimit` is 50).
 pub const REPACK_THRESHOLD: usize = 64;
 /// First line of `log-info`.
 pub const INFO_HEADER: &str = "fwlog-log/v1";
@@ -1416,8 +1416,10 @@ impl LogStore {
 
     /// Each append adds one pack; libgit2 searches packs one by one, so lookups would slow down
     /// with the number of appends. Past [`REPACK_THRESHOLD`] packs, merge them geometrically
-    /// with the system git (each object is rewritten O(log n) times over the log's life). Best
-    /// effort and safe to interrupt: git writes the new pack before deleting the old ones.
+    /// (each object is rewritten O(log n) times over the log's life): here, by copying the
+    /// whole objects that appends write ([`crate::gitpack::merge_packs`]), and with the system
+    /// git when that cannot (packs with deltas, a multi-pack index). Best effort and safe to
+    /// interrupt: the new pack is published before the old ones are deleted.
     fn maybe_repack(&self) {
         let pack_dir = self.repo.path().join("objects").join("pack");
         let packs = std::fs::read_dir(&pack_dir)
@@ -1429,6 +1431,16 @@ impl LogStore {
             .unwrap_or(0);
         if packs <= REPACK_THRESHOLD {
             return;
+        }
+        if let Ok(Some(rollup)) = crate::gitpack::geometric_rollup(&pack_dir) {
+            if rollup.len() >= 2 && crate::gitpack::merge_packs(&pack_dir, &rollup).is_ok() {
+                // Objects of the deleted packs stay readable through open handles; the
+                // merged pack is found on the next refresh (or miss) anyway.
+                if let Ok(odb) = self.repo.odb() {
+                    let _ = odb.refresh();
+                }
+                return;
+            }
         }
         let _ = std::process::Command::new("git")
             .arg("--git-dir")

@@ -644,3 +644,34 @@ fn single_entry_append_packs_only_new_objects() {
          {snapshot} entries)"
     );
 }
+
+/// Past `REPACK_THRESHOLD` packs, appends merge them themselves, with no git installed (an
+/// empty PATH): the pack count drops, and git then finds every object sound.
+#[test]
+fn appends_merge_packs_without_git() {
+    let log = Log::new(ORIGIN);
+    let appends = fwlog::store::REPACK_THRESHOLD + 6;
+    let mut most = 0;
+    for i in 0..appends {
+        let files = log.write_entries(i, 1);
+        let out = append_cmd(log.path(), &files)
+            .env("PATH", "")
+            .output()
+            .expect("run fwlog");
+        assert!(out.status.success(), "append {i}: {}", stderr_of(&out));
+        most = most.max(pack_count(&log.repo()));
+    }
+    let packs = pack_count(&log.repo());
+    // The append that writes pack threshold + 1 merges.
+    assert!(
+        most == fwlog::store::REPACK_THRESHOLD && packs < 16,
+        "{most} packs at most, {packs} at the end"
+    );
+    assert_eq!(verified_size(&log), appends as u64);
+    common::git(&log.repo(), &["fsck", "--strict", "--full"]);
+    let leaves = listed_leaves(&log);
+    for (i, leaf) in leaves.iter().enumerate() {
+        let bytes = format!("entry number {i}\n");
+        assert_eq!(leaf, &leaf_hash(bytes.as_bytes()).to_base64());
+    }
+}
