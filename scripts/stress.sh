@@ -4,8 +4,9 @@
 #   scripts/stress.sh [ITERATIONS]        (default 200)
 #
 # 1. tests/cli_concurrency.rs (--ignored): concurrent appenders
-#    (FWLOG_STRESS_WRITERS x FWLOG_STRESS_APPENDS) and SIGKILLed appends
-#    (FWLOG_CRASH_ITERATIONS = ITERATIONS unless already set).
+#    (FWLOG_STRESS_WRITERS x FWLOG_STRESS_APPENDS), SIGKILLed appends
+#    (FWLOG_CRASH_ITERATIONS = ITERATIONS unless already set) and appends SIGKILLed while they
+#    merge packs (FWLOG_MERGE_KILL_ITERATIONS, default 40).
 # 2. tests/hostile.rs stress_kill_* (--ignored), FWLOG_STRESS_ITERATIONS = ITERATIONS each:
 #    - stress_kill_integrate: `fwlog log integrate` SIGKILLed after a random delay; the log
 #      must verify, the batch be all-or-nothing, the next integrate finish the job;

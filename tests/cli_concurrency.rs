@@ -5,6 +5,7 @@
 //!   ends up logged exactly once, in one contiguous run per append, and the log verifies;
 //! - an append is SIGKILLed at a random moment, many times: the log always verifies, each
 //!   append is all-or-nothing, and the next append works;
+//! - the same for appends that merge packs: git finds every object sound after each kill;
 //! - regressions for three bugs these tests found: a stale ref lock reported as a lost race,
 //!   racing appends leaving the checkout behind the branch, and whole-snapshot packs.
 //!
@@ -674,4 +675,121 @@ fn appends_merge_packs_without_git() {
         let bytes = format!("entry number {i}\n");
         assert_eq!(leaf, &leaf_hash(bytes.as_bytes()).to_base64());
     }
+}
+
+/// What [`run_merge_kills`] saw.
+#[derive(Debug, Default)]
+struct MergeKillStats {
+    /// Killed with more packs than the threshold left: before the merged pack replaced them.
+    before_merge_done: usize,
+    /// Killed once the old packs were gone, or the append finished first.
+    after_merge_done: usize,
+    /// Temporary pack files left by a kill (harmless; `git gc` prunes them).
+    temp_files_left: usize,
+}
+
+/// Appends single entries until the repository holds exactly `REPACK_THRESHOLD` packs, so that
+/// the next append merges; returns how many it appended.
+fn fill_packs(log: &Log, next: &mut usize) -> usize {
+    let mut appended = 0;
+    while pack_count(&log.repo()) < fwlog::store::REPACK_THRESHOLD {
+        log.append(&log.write_entries(*next, 1));
+        *next += 1;
+        appended += 1;
+    }
+    appended
+}
+
+/// SIGKILLs appends that merge packs at random moments of the merge: after each kill the log
+/// verifies, git finds every object sound, and the append landed or not as a whole.
+fn run_merge_kills(iterations: usize) -> MergeKillStats {
+    let log = Log::new(ORIGIN);
+    let repo = log.repo();
+    let pack_dir = repo.join(".git/objects/pack");
+    let ref_lock = repo
+        .join(".git/refs/heads")
+        .join(format!("{DEFAULT_BRANCH}.lock"));
+    let mut next = 0;
+    // Calibrate: how long an append that merges takes.
+    fill_packs(&log, &mut next);
+    let t = Instant::now();
+    log.append(&log.write_entries(next, 1));
+    next += 1;
+    let merge_ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!(pack_count(&repo) < fwlog::store::REPACK_THRESHOLD);
+    let mut stats = MergeKillStats::default();
+    for it in 0..iterations {
+        fill_packs(&log, &mut next);
+        let mut rng = Rng::new(7_000 + it as u64);
+        let delay = Duration::from_micros(rng.range(0, (merge_ms * 1300.0) as u64));
+        let files = log.write_entries(next, 1);
+        let spawned = Instant::now();
+        let mut child = append_cmd(log.path(), &files)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn fwlog");
+        loop {
+            if child.try_wait().expect("try_wait").is_some() || spawned.elapsed() >= delay {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let _ = child.kill();
+        child.wait().expect("reap");
+        if ref_lock.exists() {
+            std::fs::remove_file(&ref_lock).expect("remove stale ref lock");
+        }
+        let size = verified_size(&log) as usize;
+        assert!(
+            size == next || size == next + 1,
+            "iteration {it}: size {size}"
+        );
+        next = size;
+        common::git(&repo, &["fsck", "--strict", "--full"]);
+        if pack_count(&repo) > fwlog::store::REPACK_THRESHOLD {
+            stats.before_merge_done += 1;
+        } else {
+            stats.after_merge_done += 1;
+        }
+        let temps: Vec<PathBuf> = std::fs::read_dir(&pack_dir)
+            .expect("pack dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("tmp_pack_"))
+            })
+            .collect();
+        stats.temp_files_left += temps.len();
+        for t in temps {
+            std::fs::remove_file(t).expect("remove temp pack");
+        }
+        // The next append merges whatever is left, duplicates included.
+        log.append(&log.write_entries(next, 1));
+        next += 1;
+        assert!(pack_count(&repo) <= fwlog::store::REPACK_THRESHOLD);
+    }
+    common::git(&repo, &["fsck", "--strict", "--full"]);
+    let leaves = listed_leaves(&log);
+    assert_eq!(leaves.len(), next);
+    for (i, leaf) in leaves.iter().enumerate() {
+        let bytes = format!("entry number {i}\n");
+        assert_eq!(leaf, &leaf_hash(bytes.as_bytes()).to_base64(), "entry {i}");
+    }
+    eprintln!("merge kills: {iterations} kills, merge append {merge_ms:.1} ms: {stats:?}");
+    stats
+}
+
+#[test]
+fn sigkilled_merges_leave_a_sound_repository() {
+    run_merge_kills(3);
+}
+
+/// `FWLOG_MERGE_KILL_ITERATIONS` kills (default 40).
+#[test]
+#[ignore = "stress; run with --ignored"]
+fn sigkilled_merges_stress() {
+    let stats = run_merge_kills(env_usize("FWLOG_MERGE_KILL_ITERATIONS", 40));
+    assert!(stats.before_merge_done + stats.after_merge_done > 0);
 }
