@@ -665,6 +665,37 @@ mod tests {
             .unwrap()
     }
 
+    /// The pack's index is byte for byte what `git index-pack` writes for it, and
+    /// `git verify-pack` accepts the pair.
+    fn assert_index_is_gits(git_dir: &Path, pack: &Path) {
+        let theirs = git_dir.join("theirs.idx");
+        let out = git(
+            git_dir,
+            &[
+                "index-pack",
+                "-o",
+                theirs.to_str().unwrap(),
+                pack.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let idx = pack.with_extension("idx");
+        assert_eq!(
+            std::fs::read(&idx).unwrap(),
+            std::fs::read(&theirs).unwrap()
+        );
+        let out = git(git_dir, &["verify-pack", idx.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn sample_objects() -> Vec<(Oid, ObjectType, Vec<u8>)> {
         let mut datas: Vec<Vec<u8>> = vec![b"hello\n".to_vec(), Vec::new()];
         datas.push((0..100_000u32).flat_map(|i| i.to_le_bytes()).collect());
@@ -691,30 +722,7 @@ mod tests {
             .collect();
         let pack_dir = dir.path().join("objects/pack");
         let pack_path = write_pack(&pack_dir, &refs).unwrap();
-        let idx_path = pack_path.with_extension("idx");
-        let ours = std::fs::read(&idx_path).unwrap();
-        let theirs = dir.path().join("theirs.idx");
-        let out = git(
-            dir.path(),
-            &[
-                "index-pack",
-                "-o",
-                theirs.to_str().unwrap(),
-                pack_path.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(ours, std::fs::read(&theirs).unwrap());
-        let out = git(dir.path(), &["verify-pack", idx_path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_index_is_gits(dir.path(), &pack_path);
         // No temporary file is left behind.
         let names: Vec<String> = std::fs::read_dir(&pack_dir)
             .unwrap()
@@ -840,33 +848,9 @@ mod tests {
         let merged = merge_packs(&pack_dir, &packs).unwrap();
         let idx_path = merged.with_extension("idx");
         assert_eq!(files(&pack_dir).len(), 2, "{:?}", files(&pack_dir));
-        let theirs = dir.path().join("theirs.idx");
-        let out = git(
-            dir.path(),
-            &[
-                "index-pack",
-                "-o",
-                theirs.to_str().unwrap(),
-                merged.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            std::fs::read(&idx_path).unwrap(),
-            std::fs::read(&theirs).unwrap()
-        );
+        assert_index_is_gits(dir.path(), &merged);
         let index = parse_index(&std::fs::read(&idx_path).unwrap()).unwrap();
         assert_eq!(index.names.len(), all.len());
-        let out = git(dir.path(), &["verify-pack", idx_path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let odb = repo.odb().unwrap();
         odb.refresh().unwrap();
         for (oid, _, data) in &all {
