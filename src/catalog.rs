@@ -560,7 +560,11 @@ impl Catalog {
 // ---------------------------------------------------------------------------------------------
 // Every release against a policy, in memory that grows by bytes per entry, not kilobytes.
 
-/// A release kept by the first pass of [`evaluate_releases`]: 80 bytes.
+/// Trusted rebuilders whose findings a [`ReleaseRecord`] holds as bits (positions below this).
+const RECORD_BITS: u32 = 64;
+
+/// A release kept by the first pass of [`evaluate_releases`], with what trusted rebuilders
+/// found about it: 112 bytes, however many reproductions name it.
 struct ReleaseRecord {
     index: u64,
     leaf: Hash,
@@ -568,11 +572,65 @@ struct ReleaseRecord {
     artifacts: [u8; 32],
     /// Its signer's position in [`Findings::signers`].
     signer: u32,
+    /// Bit `k`: trusted rebuilder `k` (below [`RECORD_BITS`]) reproduced it.
+    reproduced: u64,
+    /// Bit `k`: trusted rebuilder `k` (below [`RECORD_BITS`]) found a mismatch.
+    mismatched: u64,
+    /// The first mismatch in log order, by any trusted rebuilder: its position and index.
+    first_mismatch: Option<(u32, u64)>,
+}
+
+impl ReleaseRecord {
+    /// Notes one finding (given in log order); those of rebuilders past [`RECORD_BITS`] are
+    /// returned for the caller to keep.
+    fn note(&mut self, f: Finding) -> Option<Finding> {
+        if !f.reproduced && self.first_mismatch.is_none() {
+            self.first_mismatch = Some((f.rebuilder, f.index));
+        }
+        let Some(bit) = 1u64
+            .checked_shl(f.rebuilder)
+            .filter(|_| f.rebuilder < RECORD_BITS)
+        else {
+            return Some(f);
+        };
+        if f.reproduced {
+            self.reproduced |= bit;
+        } else {
+            self.mismatched |= bit;
+        }
+        None
+    }
+
+    /// The findings noted, as [`Policy::evaluate_classified`] takes them: the first mismatch
+    /// first (the one it reports), then every rebuilder's finding, with `more` (those past
+    /// [`RECORD_BITS`]) last. Which rebuilders reproduced or found a mismatch is all it
+    /// counts; the index of a mismatch other than the first is never reported.
+    fn findings(&self, more: impl Iterator<Item = Finding>) -> Vec<Finding> {
+        let bits = |set: u64, reproduced: bool| {
+            (0..RECORD_BITS)
+                .filter(move |k| set >> k & 1 == 1)
+                .map(move |rebuilder| Finding {
+                    index: self.index,
+                    rebuilder,
+                    reproduced,
+                })
+        };
+        let first = self.first_mismatch.map(|(rebuilder, index)| Finding {
+            index,
+            rebuilder,
+            reproduced: false,
+        });
+        first
+            .into_iter()
+            .chain(bits(self.mismatched, false))
+            .chain(bits(self.reproduced, true))
+            .chain(more)
+            .collect()
+    }
 }
 
 /// What the first pass of [`evaluate_releases`] keeps: every valid release as a
-/// [`ReleaseRecord`], and each valid reproduction by a trusted rebuilder about one as a
-/// [`Finding`] (24 bytes with its release's index).
+/// [`ReleaseRecord`], holding what trusted rebuilders found about it.
 struct Findings<'p> {
     policy: &'p Policy,
     /// Oldest first.
@@ -580,7 +638,8 @@ struct Findings<'p> {
     /// The distinct release signers, and where each is in `signers`.
     signers: Vec<VerifierKey>,
     signer_at: HashMap<String, u32>,
-    /// (the release's index, the finding), in log order of the reproductions.
+    /// (the release's index, the finding) of trusted rebuilders past [`RECORD_BITS`], in log
+    /// order.
     found: Vec<(u64, Finding)>,
     invalid_count: u64,
 }
@@ -591,6 +650,13 @@ impl Findings<'_> {
             .binary_search_by_key(&index, |r| r.index)
             .ok()
             .and_then(|at| self.releases.get(at))
+    }
+
+    fn record_mut(&mut self, index: u64) -> Option<&mut ReleaseRecord> {
+        self.releases
+            .binary_search_by_key(&index, |r| r.index)
+            .ok()
+            .and_then(|at| self.releases.get_mut(at))
     }
 
     fn intern(&mut self, signer: VerifierKey) -> u32 {
@@ -636,6 +702,9 @@ impl Sink for Findings<'_> {
                         leaf,
                         artifacts,
                         signer,
+                        reproduced: 0,
+                        mismatched: 0,
+                        first_mismatch: None,
                     });
                 }
                 Err(_) => self.invalid_count += 1,
@@ -670,7 +739,8 @@ impl Sink for Findings<'_> {
             if !valid {
                 self.invalid_count += 1;
             }
-            self.found.extend(finding.map(|f| (release, f)));
+            let more = finding.and_then(|f| self.record_mut(release).and_then(|r| r.note(f)));
+            self.found.extend(more.map(|f| (release, f)));
         }
     }
 }
@@ -680,9 +750,10 @@ impl Sink for Findings<'_> {
 /// [`Catalog::evaluate`] decide, in memory that stays small for a log of millions of entries.
 ///
 /// Two streaming passes. The first checks that the entries hash to the checkpoint's root and
-/// keeps 80 bytes per valid release (index, leaf hash, signer, [`release_set_digest`]) and 24
-/// per reproduction a trusted rebuilder signed that counts ([`Policy::classify`], with the
-/// artifacts compared by set digest). The second re-reads the releases, checks each against
+/// keeps 112 bytes per valid release: index, leaf hash, signer, [`release_set_digest`], and
+/// what trusted rebuilders found ([`Policy::classify`], with the artifacts compared by set
+/// digest) as two bit sets and the first mismatch; with more than 64 trusted rebuilders, 24
+/// bytes per counted reproduction by the others. The second re-reads the releases, checks each against
 /// the leaf hash kept (so it is the entry whose signature was checked), and decides with
 /// [`Policy::evaluate_classified`]. The caller must have verified the checkpoint against the
 /// policy. Returns how many entries were found invalid (unparsable, or kept and badly
@@ -712,8 +783,8 @@ pub fn evaluate_releases<E: From<StoreError>>(
         invalid_count,
         ..
     } = findings;
-    // By release, each release's findings in log order (the sort is stable).
-    found.sort_by_key(|(release, _)| *release);
+    // By release, each release's findings in log order.
+    found.sort_unstable_by_key(|(release, f)| (*release, f.index));
     let mut found = found.as_slice();
     let size = snap.size();
     let mut rest = releases.as_slice();
@@ -725,7 +796,7 @@ pub fn evaluate_releases<E: From<StoreError>>(
             let mine = found[skip..].partition_point(|(r, _)| *r == record.index);
             let (of_this, after) = found[skip..].split_at(mine);
             found = after;
-            let of_this: Vec<Finding> = of_this.iter().map(|(_, f)| *f).collect();
+            let of_this = record.findings(of_this.iter().map(|(_, f)| *f));
             let signer = signers
                 .get(record.signer as usize)
                 .ok_or_else(|| second_pass(record.index, "unknown signer"))?;
@@ -1174,17 +1245,54 @@ mod tests {
             rebuilders: rebuilders[..2].to_vec(),
             on_mismatch: crate::policy::OnMismatch::Reject,
         };
+        // Keys that signed nothing, to place the fixture's rebuilders past the 64 a release
+        // record keeps as bits.
+        let others: Vec<VerifierKey> = (0..70u8)
+            .map(|k| {
+                SignerKey::from_seed(&format!("d{k}.example/rebuild"), [100 + k; 32])
+                    .unwrap()
+                    .verifier_key()
+            })
+            .collect();
+        let past_64 = [&others[..66], &rebuilders[..2]].concat();
+        let straddling = [
+            &others[..3],
+            &rebuilders[..1],
+            &others[3..66],
+            &rebuilders[1..2],
+        ]
+        .concat();
         let mut kinds = std::collections::BTreeSet::new();
         for (quorum, on_mismatch, trusted) in [
-            (1, crate::policy::OnMismatch::Reject, 0..2),
-            (2, crate::policy::OnMismatch::Ignore, 0..2),
-            (1, crate::policy::OnMismatch::Ignore, 1..3),
-            (0, crate::policy::OnMismatch::Reject, 2..3),
+            (
+                1,
+                crate::policy::OnMismatch::Reject,
+                rebuilders[0..2].to_vec(),
+            ),
+            (
+                2,
+                crate::policy::OnMismatch::Ignore,
+                rebuilders[0..2].to_vec(),
+            ),
+            (
+                1,
+                crate::policy::OnMismatch::Ignore,
+                rebuilders[1..3].to_vec(),
+            ),
+            (
+                0,
+                crate::policy::OnMismatch::Reject,
+                rebuilders[2..3].to_vec(),
+            ),
+            (1, crate::policy::OnMismatch::Reject, past_64.clone()),
+            (2, crate::policy::OnMismatch::Ignore, past_64),
+            (1, crate::policy::OnMismatch::Reject, straddling.clone()),
+            (2, crate::policy::OnMismatch::Ignore, straddling),
         ] {
             let policy = Policy {
                 rebuilder_quorum: quorum,
                 on_mismatch,
-                rebuilders: rebuilders[trusted].to_vec(),
+                rebuilders: trusted,
                 ..base.clone()
             };
             let want = decisions_from_catalog(&snap, &policy);
@@ -1202,7 +1310,12 @@ mod tests {
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-            assert_eq!(got, want, "quorum {quorum}, {on_mismatch:?}");
+            assert_eq!(
+                got,
+                want,
+                "quorum {quorum}, {on_mismatch:?}, {}",
+                policy.rebuilders.len()
+            );
             assert!(invalid > 0);
         }
         // The policies above reach every kind of decision but an unknown vendor (the fixture
