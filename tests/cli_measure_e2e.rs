@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{fwlog_in, keygen};
+use common::{expect, keygen, run, Run};
 use fwlog::cosignature;
 use fwlog::entry::release::{SevTail, SevTails};
 use fwlog::entry::{self, Entry, Release, Verdict};
@@ -75,41 +75,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = fwlog_in(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "fwlog {args:?} panicked:\n{stderr}"
-    );
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| panic!("fwlog {args:?} was killed:\n{stderr}"));
-    Run {
-        code,
-        stdout,
-        stderr,
-    }
-}
-
-fn expect(dir: &Path, args: &[&str], code: i32) -> Run {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code, code,
-        "fwlog {args:?}: exit {} (want {code})\nstdout: {}\nstderr: {}",
-        r.code, r.stdout, r.stderr
-    );
-    r
 }
 
 fn ok(dir: &Path, args: &[&str]) -> Run {

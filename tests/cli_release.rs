@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use common::{fwlog_in, git, keygen};
+use common::{expect, git, keygen, run, Run};
 use fwlog::bundle::Bundle;
 use fwlog::cosignature;
 use fwlog::entry::{self, Entry, Environment, ObtainedArtifact, ReleaseRef, Reproduction, Verdict};
@@ -58,44 +58,6 @@ fn now() -> u64 {
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-/// One run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `fwlog ARGS` in `dir`; asserts it exited normally and never panicked.
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = fwlog_in(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked") && !stdout.contains("panicked"),
-        "fwlog {args:?} panicked:\n{stderr}"
-    );
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| panic!("fwlog {args:?} was killed by a signal:\n{stderr}"));
-    Run {
-        code,
-        stdout,
-        stderr,
-    }
-}
-
-/// Runs fwlog and asserts the exit code.
-fn expect(dir: &Path, args: &[&str], code: i32) -> Run {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code, code,
-        "fwlog {args:?}: exit {} (want {code})\nstdout: {}\nstderr: {}",
-        r.code, r.stdout, r.stderr
-    );
-    r
 }
 
 fn ok(dir: &Path, args: &[&str]) -> Run {

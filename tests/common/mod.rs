@@ -47,6 +47,45 @@ pub fn fails(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stderr).expect("utf-8 stderr")
 }
 
+/// What one `fwlog` process gave: its exit code and its output.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `fwlog ARGS` in `dir`; asserts it exited normally (not by a signal) and never
+/// panicked.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    let out = fwlog_in(dir, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked") && !stdout.contains("panicked"),
+        "fwlog {args:?} panicked:\n{stderr}"
+    );
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("fwlog {args:?} was killed by a signal:\n{stderr}"));
+    Run {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// Runs fwlog and asserts the exit code.
+pub fn expect(dir: &Path, args: &[&str], code: i32) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code, code,
+        "fwlog {args:?}: exit {} (want {code})\nstdout: {}\nstderr: {}",
+        r.code, r.stdout, r.stderr
+    );
+    r
+}
+
 /// Runs real `git ARGS` in `dir` and returns stdout; panics on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
