@@ -67,6 +67,8 @@ enum Command {
     /// rule holds; otherwise one line naming the rule that failed.
     Verify(bundle::VerifyArgs),
     /// Every artifact digest in the log that meets the policy: the guest owner's allowlist.
+    /// Releases that do not meet it are named on stderr with the rule that failed. The whole
+    /// log is checked against its checkpoint first; rows are then printed as they are decided.
     Allowlist(bundle::AllowlistArgs),
     /// Be a witness: cosign checkpoints that are consistent with what you cosigned before.
     #[command(subcommand)]
