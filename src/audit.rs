@@ -871,6 +871,7 @@ fn check_history(
             .par_iter()
             .map(|&(child_id, pid)| pool.with(|s| check_commit(s, child_id, pid, key)))
             .collect();
+        release_free_memory();
         for result in results {
             checked += 1;
             progress("history", checked, 0);
@@ -886,6 +887,21 @@ fn check_history(
     }
     check_reflog(store, snap, f);
     Ok(checked)
+}
+
+/// Hands the C heap's free pages back to the system (glibc's `malloc_trim`). Each commit of the
+/// history check parses that commit's own versions of the right-edge trees, on several
+/// threads, and glibc keeps what they free, too fragmented to reuse: without this, memory grew
+/// with the number of commits (`fwlog log verify` of a log of 3,000 single-entry appends: 160 to
+/// 220 MiB anonymous; with it, and libgit2's object cache at 2 MiB, 30 to 43 MiB). Once per
+/// batch of [`HISTORY_BATCH`] commits it costs little.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer; it trims glibc's own arenas under their locks and
+    // may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The checks of one commit of the history (`pid`, the first parent of `child_id`): the
