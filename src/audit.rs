@@ -892,8 +892,8 @@ fn check_history(
 /// Hands the C heap's free pages back to the system (glibc's `malloc_trim`). Each commit of the
 /// history check parses that commit's own versions of the right-edge trees, on several
 /// threads, and glibc keeps what they free, too fragmented to reuse: without this, memory grew
-/// with the number of commits (`fwlog log verify` of a log of 3,000 single-entry appends: 160 to
-/// 220 MiB anonymous; with it, and libgit2's object cache at 2 MiB, 30 to 43 MiB). Once per
+/// with the number of commits (`fwlog log verify` of a log of 3,000 single-entry appends: 157 to
+/// 214 MiB anonymous; with it, and libgit2's object cache at 2 MiB, 30 to 47 MiB). Once per
 /// batch of [`HISTORY_BATCH`] commits it costs little.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

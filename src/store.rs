@@ -144,9 +144,9 @@ const PACK_WINDOW: usize = 4 << 20;
 /// the audit of a gc'd 101k-entry log peaked at 77 MiB; at 8 MiB, 51–55 MiB in the same time.
 const PACK_MAPPED: usize = 8 << 20;
 /// Most bytes of parsed objects libgit2 keeps cached. At 16 MiB, what the cache kept and let go
-/// fragmented the heap: an audit of 3,000 single-entry commits peaked at 160 to 220 MiB of
-/// anonymous memory, 90 to 110 MiB at 2 MiB, and 30 to 48 MiB at 2 MiB with the history
-/// check's trims (`audit::release_free_memory`; 63 to 68 MiB at 16 MiB with them). It costs
+/// fragmented the heap: an audit of 3,000 single-entry commits peaked at 157 to 214 MiB of
+/// anonymous memory, 88 to 108 MiB at 2 MiB, and 30 to 47 MiB at 2 MiB with the history
+/// check's trims (`audit::release_free_memory`; 62 to 67 MiB at 16 MiB with them). It costs
 /// some speed: at 2 MiB, `fwlog log verify` of the harness's 100k-entry log took 3.15–3.24 s
 /// against 3.01–3.13 s, and of its 1M-entry log after `git gc` 34.7 s against 34.0 s.
 const OBJECT_CACHE: isize = 2 << 20;

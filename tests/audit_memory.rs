@@ -1,8 +1,8 @@
 //! `fwlog log verify` keeps its memory bounded however many commits the history holds: a log
 //! grown by one-entry appends has one commit per entry, and the history check visits each.
 //! Before the history check handed freed memory back (and libgit2's object cache shrank to
-//! 2 MiB), the audit of this test's 3,000 commits peaked at 74 MiB of anonymous memory, and it
-//! grew with every commit; now about 23 MiB.
+//! 2 MiB), the audit of this test's 3,000 commits peaked at 72 MiB of anonymous memory, and it
+//! grew with every commit; now about 22 MiB.
 
 use std::path::Path;
 use std::process::Command;
