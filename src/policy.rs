@@ -381,8 +381,8 @@ impl Policy {
 }
 
 /// What one trusted rebuilder's reproduction entry says about a release, once compared with it
-/// (see [`Policy::classify`]): 16 bytes, so that a scan can keep one per reproduction of a
-/// whole log.
+/// (see [`Policy::classify`]). [`crate::catalog::evaluate_releases`] keeps these as bits per
+/// release, so that its memory does not grow with the number of reproductions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// The reproduction's log index.
