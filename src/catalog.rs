@@ -564,7 +564,7 @@ impl Catalog {
 const RECORD_BITS: u32 = 64;
 
 /// A release kept by the first pass of [`evaluate_releases`], with what trusted rebuilders
-/// found about it: 112 bytes, however many reproductions name it.
+/// found about it: 120 bytes, however many reproductions name it.
 struct ReleaseRecord {
     index: u64,
     leaf: Hash,
@@ -750,7 +750,7 @@ impl Sink for Findings<'_> {
 /// [`Catalog::evaluate`] decide, in memory that stays small for a log of millions of entries.
 ///
 /// Two streaming passes. The first checks that the entries hash to the checkpoint's root and
-/// keeps 112 bytes per valid release: index, leaf hash, signer, [`release_set_digest`], and
+/// keeps 120 bytes per valid release: index, leaf hash, signer, [`release_set_digest`], and
 /// what trusted rebuilders found ([`Policy::classify`], with the artifacts compared by set
 /// digest) as two bit sets and the first mismatch; with more than 64 trusted rebuilders, 24
 /// bytes per counted reproduction by the others. The second re-reads the releases, checks each against
